@@ -1,0 +1,265 @@
+// Package app wires ccd together: configuration in, connections to
+// PostgreSQL, Redis, NATS and Asterisk, the call manager, and the HTTP
+// endpoints for health and readiness.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/ccd-platform/ccd/cti"
+	"github.com/ccd-platform/ccd/internal/ariconn"
+	"github.com/ccd-platform/ccd/internal/calls"
+	"github.com/ccd-platform/ccd/internal/calls/redislive"
+	"github.com/ccd-platform/ccd/internal/cdr"
+	"github.com/ccd-platform/ccd/internal/config"
+	"github.com/ccd-platform/ccd/internal/db"
+	"github.com/ccd-platform/ccd/ivr"
+)
+
+// ErrNoAsteriskRoot means asterisk.root is set but no Asterisk is installed there.
+var ErrNoAsteriskRoot = errors.New("Asterisk root not installed")
+
+// App is one running ccd.
+type App struct {
+	cfg config.Config
+	log *zap.Logger
+
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	bus     *cti.Bus
+	ari     *ariconn.Client
+	calls   *calls.Manager
+	records *cdr.Store
+
+	httpSrv  *http.Server
+	httpAddr string
+
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Start connects everything and begins taking calls. On error, whatever was
+// started is stopped again.
+func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := checkAsteriskRoot(cfg.Asterisk.Root); err != nil {
+		return nil, err
+	}
+
+	dbCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	a.pool, err = db.Open(dbCtx, cfg.Postgres.DSN, log)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	a.records = cdr.New(a.pool)
+	if n, err := a.records.CloseOrphans(ctx, cfg.Instance, time.Now().UTC()); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Warn("closed records of calls cut off by an earlier stop", zap.Int64("calls", n))
+	}
+
+	a.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
+	live := redislive.New(a.rdb, cfg.Instance, cfg.Calls.MaxDuration+time.Hour)
+
+	a.bus, err = cti.Open(cti.Options{URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, Source: cfg.Instance, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
+	var mgr *calls.Manager
+	a.ari, err = ariconn.New(ariconn.Options{
+		URL: cfg.ARI.URL, User: cfg.ARI.User, Password: cfg.ARI.Password, App: cfg.ARI.App,
+		RequestTimeout: cfg.ARI.RequestTimeout, ReconnectMin: cfg.ARI.ReconnectMin, ReconnectMax: cfg.ARI.ReconnectMax,
+		Logger:  log,
+		OnEvent: func(ev ari.Event) { mgr.HandleEvent(ev) },
+		OnConnect: func(ctx context.Context, _ *ari.AsteriskInfo) {
+			go mgr.Resync(ctx)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mgr, err = calls.New(a.ari, a.records, a.bus, live, calls.Options{
+		Instance: cfg.Instance,
+		Flow: ivr.Hotline{
+			Greeting: cfg.Hotline.Greeting,
+			Goodbye:  cfg.Hotline.Goodbye,
+			Digits: ivr.DigitSpec{
+				Max:          cfg.Hotline.MaxDigits,
+				Terminator:   rune(cfg.Hotline.Terminator[0]),
+				FirstTimeout: cfg.Hotline.FirstDigitTimeout,
+				InterTimeout: cfg.Hotline.InterDigitTimeout,
+			},
+		},
+		CleanupTimeout: cfg.Calls.CleanupTimeout,
+		MaxDuration:    cfg.Calls.MaxDuration,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.calls = mgr
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	a.httpAddr = ln.Addr().String()
+	a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server", zap.Error(err))
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		_ = a.ari.Run(a.runCtx)
+	}()
+	log.Info("ccd started", zap.String("instance", cfg.Instance), zap.String("http", a.httpAddr),
+		zap.String("ari", cfg.ARI.URL), zap.String("nats", a.bus.ClientURL()))
+	return a, nil
+}
+
+func checkAsteriskRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	for _, p := range []string{"usr/sbin/asterisk", "instance"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			return fmt.Errorf("%w at %s (asterisk.root): install it with `deploy/asterisk.sh install` or `make up`, or clear asterisk.root if Asterisk runs elsewhere", ErrNoAsteriskRoot, root)
+		}
+	}
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (a *App) HTTPAddr() string { return a.httpAddr }
+
+// NATSURL is where the event bus is reachable.
+func (a *App) NATSURL() string { return a.bus.ClientURL() }
+
+// ActiveCalls counts calls in progress.
+func (a *App) ActiveCalls() int { return a.calls.Active() }
+
+// Records gives access to call detail records.
+func (a *App) Records() *cdr.Store { return a.records }
+
+// ARIConnected reports whether the ARI event stream is up.
+func (a *App) ARIConnected() bool { return a.ari.Connected() }
+
+// Drain stops taking new calls and waits for calls in progress until ctx ends.
+func (a *App) Drain(ctx context.Context) error {
+	a.log.Info("draining: no new calls; waiting for calls in progress", zap.Int("active_calls", a.calls.Active()))
+	return a.calls.Drain(ctx)
+}
+
+// Close cuts the remaining calls (their cleanup still runs) and stops everything.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		if a.calls != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Calls.CleanupTimeout+time.Second)
+			if err := a.calls.Stop(ctx); err != nil {
+				a.log.Warn("calls still cleaning up at shutdown", zap.Error(err), zap.Int("active_calls", a.calls.Active()))
+			}
+			cancel()
+		}
+		if a.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = a.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		if a.cancelRun != nil {
+			a.cancelRun()
+		}
+		a.wg.Wait()
+		if a.bus != nil {
+			a.bus.Close()
+		}
+		if a.rdb != nil {
+			_ = a.rdb.Close()
+		}
+		if a.pool != nil {
+			a.pool.Close()
+		}
+		a.log.Info("ccd stopped")
+	})
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "instance": a.cfg.Instance,
+			"active_calls": a.calls.Active(), "draining": a.calls.Draining()})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		checks, ok := a.readiness(r.Context())
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+	})
+	return mux
+}
+
+// readiness checks every dependency; ccd is ready only when all answer and it
+// is not draining.
+func (a *App) readiness(ctx context.Context) (map[string]string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	set := func(name string, err error) {
+		if err != nil {
+			checks[name] = err.Error()
+			ok = false
+			return
+		}
+		checks[name] = "ok"
+	}
+	up, _, ariErr := a.ari.Status()
+	if up {
+		ariErr = nil
+	} else if ariErr == nil {
+		ariErr = errors.New("event stream not connected")
+	}
+	set("ari", ariErr)
+	set("redis", a.rdb.Ping(ctx).Err())
+	set("postgres", a.pool.Ping(ctx))
+	set("nats", a.bus.Ready())
+	if a.calls.Draining() {
+		set("calls", errors.New("draining: not taking new calls"))
+	}
+	return checks, ok
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,162 @@
+package ariconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/CyCoreSystems/ari/v5"
+)
+
+// do sends one ARI request bounded by ctx and the request timeout. A nil out
+// discards the body. Query values go in q; JSON bodies in body.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
+	defer cancel()
+	u := c.base + "/ari" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(c.opts.User, c.opts.Password)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil && c.ctxErr(ctx) != nil {
+			return fmt.Errorf("ARI %s %s: %w", method, path, c.ctxErr(ctx))
+		}
+		return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("ARI %s %s: reading answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &StatusError{Method: method, Path: path, Code: resp.StatusCode, Body: strings.TrimSpace(string(data))}
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("ARI %s %s: decoding answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) ctxErr(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return ctx.Err()
+}
+
+// Info asks Asterisk for its system information; it is also the credential check.
+func (c *Client) Info(ctx context.Context) (*ari.AsteriskInfo, error) {
+	var info ari.AsteriskInfo
+	if err := c.do(ctx, http.MethodGet, "/asterisk/info", nil, nil, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// Answer answers a channel.
+func (c *Client) Answer(ctx context.Context, channelID string) error {
+	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/answer", nil, nil, nil)
+}
+
+// Play starts playing media (several URIs play in sequence) under the given
+// playback ID; PlaybackFinished arrives when it ends or is stopped.
+func (c *Client) Play(ctx context.Context, channelID, playbackID string, media ...string) error {
+	q := url.Values{"media": media}
+	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/play/"+url.PathEscape(playbackID), q, nil, nil)
+}
+
+// StopPlayback stops a playback; a playback that already ended is not an error.
+func (c *Client) StopPlayback(ctx context.Context, playbackID string) error {
+	err := c.do(ctx, http.MethodDelete, "/playbacks/"+url.PathEscape(playbackID), nil, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
+}
+
+// Hangup hangs a channel up with an ARI reason (normal, busy, congestion, ...).
+// A channel that is already gone is not an error.
+func (c *Client) Hangup(ctx context.Context, channelID, reason string) error {
+	q := url.Values{}
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	err := c.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(channelID), q, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
+}
+
+// Channel returns a channel's current data.
+func (c *Client) Channel(ctx context.Context, channelID string) (*ari.ChannelData, error) {
+	var d ari.ChannelData
+	if err := c.do(ctx, http.MethodGet, "/channels/"+url.PathEscape(channelID), nil, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Channels lists the channels Asterisk has now.
+func (c *Client) Channels(ctx context.Context) ([]ari.ChannelData, error) {
+	var list []ari.ChannelData
+	if err := c.do(ctx, http.MethodGet, "/channels", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// SetVariable sets a channel variable.
+func (c *Client) SetVariable(ctx context.Context, channelID, name, value string) error {
+	q := url.Values{"variable": {name}, "value": {value}}
+	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/variable", q, nil, nil)
+}
+
+// GetVariable reads a channel variable or dialplan function.
+func (c *Client) GetVariable(ctx context.Context, channelID, name string) (string, error) {
+	var v struct {
+		Value string `json:"value"`
+	}
+	q := url.Values{"variable": {name}}
+	if err := c.do(ctx, http.MethodGet, "/channels/"+url.PathEscape(channelID)+"/variable", q, nil, &v); err != nil {
+		return "", err
+	}
+	return v.Value, nil
+}
+
+func isGone(err error) bool {
+	return err != nil && (errorsIs(err, ErrNotFound) || errorsIs(err, ErrConflict))
+}
+
+// PlaybackExists reports whether a playback is still known to Asterisk.
+func (c *Client) PlaybackExists(ctx context.Context, playbackID string) (bool, error) {
+	err := c.do(ctx, http.MethodGet, "/playbacks/"+url.PathEscape(playbackID), nil, nil, nil)
+	if errorsIs(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,407 @@
+// Package calls owns the life of each call in ccd: it routes Asterisk's events
+// to the call they belong to, runs one goroutine per call with a context that
+// is cancelled when the caller hangs up, and always cleans up afterwards
+// (hang-up, call detail record, live state, events).
+package calls
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/ccd-platform/ccd/cti"
+	"github.com/ccd-platform/ccd/internal/ariconn"
+	"github.com/ccd-platform/ccd/internal/cdr"
+	"github.com/ccd-platform/ccd/ivr"
+	"github.com/ccd-platform/ccd/ivr/arichan"
+)
+
+// Records is where call detail records go.
+type Records interface {
+	Start(ctx context.Context, r cdr.Record) error
+	Answered(ctx context.Context, callID string, at time.Time) error
+	Finish(ctx context.Context, r cdr.Record) error
+}
+
+// Publisher sends events to desktops and wallboards.
+type Publisher interface {
+	Publish(ctx context.Context, ev cti.Event) error
+}
+
+// Live keeps the live view of calls in progress.
+type Live interface {
+	Begin(ctx context.Context, r cdr.Record) error
+	Update(ctx context.Context, callID string, fields map[string]any) error
+	End(ctx context.Context, callID string) error
+}
+
+// Options configure the Manager.
+type Options struct {
+	Instance       string
+	Flow           ivr.Hotline
+	CleanupTimeout time.Duration
+	MaxDuration    time.Duration
+	Logger         *zap.Logger
+}
+
+// Manager handles the calls of one ccd.
+type Manager struct {
+	ari     *ariconn.Client
+	records Records
+	pub     Publisher
+	live    Live
+	opts    Options
+	log     *zap.Logger
+
+	// base is the parent of every call's context; cancelling it cuts all calls (forced shutdown).
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+
+	tracker Tracker
+	rejects sync.WaitGroup
+
+	mu    sync.Mutex
+	calls map[string]*call // by channel ID
+}
+
+// ErrForcedShutdown is the cause of calls cut off by a forced shutdown.
+var ErrForcedShutdown = errors.New("ccd forced shutdown")
+
+// ErrTooLong is the cause of a call that exceeded calls.max_duration.
+var ErrTooLong = errors.New("call exceeded its maximum duration")
+
+// New returns a Manager. Feed it ARI events with HandleEvent.
+func New(c *ariconn.Client, records Records, pub Publisher, live Live, o Options) (*Manager, error) {
+	if c == nil || records == nil || pub == nil || live == nil {
+		return nil, errors.New("calls: ARI client, records, publisher and live store are required")
+	}
+	if err := o.Flow.Validate(); err != nil {
+		return nil, err
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = 5 * time.Second
+	}
+	if o.MaxDuration <= 0 {
+		o.MaxDuration = 4 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	return &Manager{ari: c, records: records, pub: pub, live: live, opts: o, log: o.Logger,
+		base: base, cancelBase: cancel, calls: map[string]*call{}}, nil
+}
+
+type call struct {
+	id     string
+	ch     *arichan.Channel
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	log    *zap.Logger
+
+	mu        sync.Mutex
+	callerHup bool
+	cause     *int
+	causeTxt  string
+	destroyed chan struct{}
+}
+
+func (c *call) hangupCause(cause int, txt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cause == nil || cause != 0 {
+		c.cause, c.causeTxt = &cause, txt
+	}
+}
+
+// Active counts calls in progress.
+func (m *Manager) Active() int { return m.tracker.Active() }
+
+// Draining reports whether new calls are refused.
+func (m *Manager) Draining() bool { return m.tracker.Draining() }
+
+// Drain refuses new calls and waits for calls in progress until ctx ends.
+func (m *Manager) Drain(ctx context.Context) error {
+	err := m.tracker.Drain(ctx)
+	m.rejects.Wait()
+	return err
+}
+
+// Stop cuts every call in progress and waits for their cleanup.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.cancelBase(ErrForcedShutdown)
+	return m.Drain(ctx)
+}
+
+// HandleEvent routes one ARI event. It never blocks on a call.
+func (m *Manager) HandleEvent(ev ari.Event) {
+	switch e := ev.(type) {
+	case *ari.StasisStart:
+		m.start(e)
+	case *ari.ChannelDtmfReceived:
+		if c := m.lookup(e.Channel.ID); c != nil {
+			c.ch.HandleEvent(e)
+		}
+	case *ari.PlaybackFinished:
+		if c := m.lookup(channelOfTarget(e.Playback.TargetURI)); c != nil {
+			c.ch.HandleEvent(e)
+		}
+	case *ari.ChannelHangupRequest:
+		if c := m.lookup(e.Channel.ID); c != nil {
+			if !c.ch.HungUpByUs() {
+				c.mu.Lock()
+				c.callerHup = true
+				c.mu.Unlock()
+			}
+			c.hangupCause(e.Cause, "")
+			c.cancel(ivr.ErrHangup)
+		}
+	case *ari.StasisEnd:
+		if c := m.lookup(e.Channel.ID); c != nil {
+			c.cancel(ivr.ErrHangup)
+		}
+	case *ari.ChannelDestroyed:
+		if c := m.lookup(e.Channel.ID); c != nil {
+			if !c.ch.HungUpByUs() {
+				c.mu.Lock()
+				c.callerHup = true
+				c.mu.Unlock()
+			}
+			c.hangupCause(e.Cause, e.CauseTxt)
+			c.cancel(ivr.ErrHangup)
+			c.mu.Lock()
+			select {
+			case <-c.destroyed:
+			default:
+				close(c.destroyed)
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// Resync runs after the event stream reconnects: calls whose channel vanished
+// while ccd was not listening are ended, and lost playback ends are caught up.
+func (m *Manager) Resync(ctx context.Context) {
+	m.mu.Lock()
+	list := make([]*call, 0, len(m.calls))
+	for _, c := range m.calls {
+		list = append(list, c)
+	}
+	m.mu.Unlock()
+	for _, c := range list {
+		if _, err := m.ari.Channel(ctx, c.ch.ID()); errors.Is(err, ariconn.ErrNotFound) {
+			c.log.Warn("channel vanished while the event stream was down")
+			c.mu.Lock()
+			c.callerHup = true
+			c.mu.Unlock()
+			c.cancel(ivr.ErrHangup)
+			continue
+		}
+		c.ch.Resync(ctx)
+	}
+}
+
+func channelOfTarget(uri string) string {
+	const p = "channel:"
+	if len(uri) > len(p) && uri[:len(p)] == p {
+		return uri[len(p):]
+	}
+	return ""
+}
+
+func (m *Manager) lookup(channelID string) *call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[channelID]
+}
+
+func (m *Manager) start(e *ari.StasisStart) {
+	chd := e.Channel
+	rec := cdr.Record{
+		CallID:    uuid.NewString(),
+		ChannelID: chd.ID,
+		Instance:  m.opts.Instance,
+		StartedAt: time.Now().UTC(),
+		Outcome:   "in_progress",
+	}
+	if chd.Caller != nil {
+		rec.CallerNumber, rec.CallerName = chd.Caller.Number, chd.Caller.Name
+	}
+	if chd.Dialplan != nil {
+		rec.DID = chd.Dialplan.Exten
+	}
+	log := m.log.With(zap.String("call_id", rec.CallID), zap.String("channel_id", chd.ID))
+	ctx, cancel := context.WithCancelCause(m.base)
+	c := &call{
+		id: rec.CallID,
+		ch: arichan.New(m.ari, chd.ID, map[string]string{
+			"call_id": rec.CallID, "caller": rec.CallerNumber, "caller_name": rec.CallerName, "did": rec.DID,
+		}, log),
+		ctx: ctx, cancel: cancel, log: log,
+		destroyed: make(chan struct{}),
+	}
+	m.mu.Lock()
+	m.calls[chd.ID] = c
+	m.mu.Unlock()
+	err := m.tracker.Go(func() { m.run(c, rec) })
+	if err != nil {
+		m.mu.Lock()
+		delete(m.calls, chd.ID)
+		m.mu.Unlock()
+		cancel(err)
+		m.rejects.Add(1)
+		go func() {
+			defer m.rejects.Done()
+			m.reject(rec, log)
+		}()
+	}
+}
+
+// reject refuses a call that arrived while draining, so the trunk can try
+// another ccd instance, and records it.
+func (m *Manager) reject(rec cdr.Record, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.CleanupTimeout)
+	defer cancel()
+	log.Info("call refused: shutting down", zap.String("caller", rec.CallerNumber), zap.String("did", rec.DID))
+	if err := m.ari.Hangup(ctx, rec.ChannelID, "congestion"); err != nil {
+		log.Warn("hang up refused call", zap.Error(err))
+	}
+	now := time.Now().UTC()
+	rec.EndedAt, rec.Outcome, rec.HangupBy = &now, string(ivr.OutcomeRejected), "system"
+	rec.Error = ErrDraining.Error()
+	if err := m.records.Start(ctx, rec); err != nil {
+		log.Error("call record", zap.Error(err))
+		return
+	}
+	if err := m.records.Finish(ctx, rec); err != nil {
+		log.Error("call record", zap.Error(err))
+	}
+}
+
+// run is the call's goroutine.
+func (m *Manager) run(c *call, rec cdr.Record) {
+	log := c.log
+	ctx, cancelMax := context.WithTimeoutCause(c.ctx, m.opts.MaxDuration, ErrTooLong)
+	defer cancelMax()
+	log.Info("call started", zap.String("caller", rec.CallerNumber), zap.String("did", rec.DID))
+
+	// Records are written even when the caller hangs up meanwhile.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.CleanupTimeout)
+	if err := m.records.Start(wctx, rec); err != nil {
+		log.Error("call record not started", zap.Error(err))
+	}
+	wcancel()
+	if err := m.live.Begin(ctx, rec); err != nil {
+		log.Warn("live state", zap.Error(err))
+	}
+	m.publish(ctx, log, cti.CallStarted{CallID: rec.CallID, ChannelID: rec.ChannelID, Caller: rec.CallerNumber,
+		CallerName: rec.CallerName, DID: rec.DID, StartedAt: rec.StartedAt})
+	c.ch.OnKey(func(k rune) {
+		m.publish(ctx, log, cti.CallKey{CallID: rec.CallID, Key: string(k)})
+	})
+
+	res, flowErr := m.opts.Flow.Run(ctx, c.ch,
+		func() {
+			now := time.Now().UTC()
+			rec.AnsweredAt = &now
+			wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.CleanupTimeout)
+			defer wcancel()
+			if err := m.records.Answered(wctx, rec.CallID, now); err != nil {
+				log.Warn("record answer time", zap.Error(err))
+			}
+			_ = m.live.Update(ctx, rec.CallID, map[string]any{"state": "ivr", "answered_at": now.Format(time.RFC3339Nano)})
+			m.publish(ctx, log, cti.CallAnswered{CallID: rec.CallID, AnsweredAt: now})
+		},
+		func(d ivr.Digits) {
+			log.Info("digits collected", zap.String("digits", d.Keys), zap.String("end", string(d.End)))
+			_ = m.live.Update(ctx, rec.CallID, map[string]any{"digits": d.Keys})
+			m.publish(ctx, log, cti.CallDigits{CallID: rec.CallID, Digits: d.Keys, End: string(d.End)})
+		})
+	m.cleanup(c, rec, res, flowErr)
+}
+
+// cleanup always runs after the flow, whatever ended it.
+func (m *Manager) cleanup(c *call, rec cdr.Record, res ivr.Result, flowErr error) {
+	log := c.log
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.CleanupTimeout)
+	defer cancel()
+	defer func() {
+		c.cancel(nil)
+		m.mu.Lock()
+		delete(m.calls, c.ch.ID())
+		m.mu.Unlock()
+	}()
+
+	if flowErr != nil {
+		rec.Error = flowErr.Error()
+		lvl := log.Error
+		if errors.Is(flowErr, ErrForcedShutdown) {
+			lvl = log.Warn
+		}
+		lvl("call flow ended with an error", zap.Error(flowErr))
+	}
+	// Make sure the channel is gone, then wait for Asterisk's hangup cause.
+	select {
+	case <-c.destroyed:
+	default:
+		if err := c.ch.Hangup(ctx, "normal"); err != nil {
+			log.Warn("hang up", zap.Error(err))
+		}
+		select {
+		case <-c.destroyed:
+		case <-time.After(min(2*time.Second, m.opts.CleanupTimeout/2)):
+			log.Warn("no ChannelDestroyed from Asterisk; recording the call without a hangup cause")
+		}
+	}
+
+	now := time.Now().UTC()
+	rec.EndedAt = &now
+	rec.Digits = res.Digits
+	rec.Outcome = string(res.Outcome)
+	if rec.Outcome == "" {
+		rec.Outcome = string(ivr.OutcomeFailed)
+	}
+	c.mu.Lock()
+	rec.HangupCause, rec.HangupCauseText = c.cause, c.causeTxt
+	if c.callerHup {
+		rec.HangupBy = "caller"
+	} else {
+		rec.HangupBy = "system"
+	}
+	c.mu.Unlock()
+	if rec.Outcome == string(ivr.OutcomeAbandoned) {
+		rec.HangupBy = "caller"
+	}
+	if err := m.records.Finish(ctx, rec); err != nil {
+		log.Error("call record not finished", zap.Error(err))
+	}
+	if err := m.live.End(ctx, rec.CallID); err != nil {
+		log.Warn("live state", zap.Error(err))
+	}
+	ev := cti.CallEnded{CallID: rec.CallID, Outcome: rec.Outcome, Digits: rec.Digits,
+		HangupCauseText: rec.HangupCauseText, HangupBy: rec.HangupBy, EndedAt: now,
+		DurationMS: now.Sub(rec.StartedAt).Milliseconds()}
+	if rec.HangupCause != nil {
+		ev.HangupCause = *rec.HangupCause
+	}
+	m.publish(ctx, log, ev)
+	log.Info("call ended", zap.String("outcome", rec.Outcome), zap.String("digits", rec.Digits),
+		zap.String("hangup_by", rec.HangupBy), zap.String("hangup_cause", rec.HangupCauseText),
+		zap.Duration("duration", now.Sub(rec.StartedAt)))
+}
+
+func (m *Manager) publish(ctx context.Context, log *zap.Logger, ev cti.Event) {
+	if ctx.Err() != nil {
+		// The call's context may be gone (hangup); events still go out.
+		ctx = context.Background()
+	}
+	if err := m.pub.Publish(ctx, ev); err != nil {
+		log.Warn("publish event", zap.String("type", ev.EventType()), zap.Error(err))
+	}
+}

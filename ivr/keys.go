@@ -1,0 +1,91 @@
+package ivr
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Keys buffers DTMF keys as they arrive, so a key pressed during a prompt is
+// kept for the next collection instead of being lost.
+type Keys struct {
+	mu     sync.Mutex
+	keys   []rune
+	notify chan struct{}
+}
+
+// NewKeys returns an empty buffer.
+func NewKeys() *Keys {
+	return &Keys{notify: make(chan struct{}, 1)}
+}
+
+// Push appends a key and wakes a waiting reader.
+func (k *Keys) Push(key rune) {
+	k.mu.Lock()
+	k.keys = append(k.keys, key)
+	k.mu.Unlock()
+	select {
+	case k.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Len is the number of buffered keys.
+func (k *Keys) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.keys)
+}
+
+// Arrived is signalled after a Push; check Len after it fires.
+func (k *Keys) Arrived() <-chan struct{} { return k.notify }
+
+func (k *Keys) pop() (rune, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.keys) == 0 {
+		return 0, false
+	}
+	r := k.keys[0]
+	k.keys = k.keys[1:]
+	return r, true
+}
+
+// Collect reads keys by spec. It returns ctx's cause if the call ends first.
+func (k *Keys) Collect(ctx context.Context, spec DigitSpec) (Digits, error) {
+	var got []rune
+	timer := time.NewTimer(spec.FirstTimeout)
+	defer timer.Stop()
+	for {
+		for {
+			r, ok := k.pop()
+			if !ok {
+				break
+			}
+			if spec.Terminator != 0 && r == spec.Terminator {
+				return Digits{Keys: string(got), End: EndTerminator}, nil
+			}
+			got = append(got, r)
+			if spec.Max > 0 && len(got) >= spec.Max {
+				return Digits{Keys: string(got), End: EndMax}, nil
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(spec.InterTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return Digits{Keys: string(got)}, context.Cause(ctx)
+		case <-k.notify:
+		case <-timer.C:
+			if len(got) == 0 {
+				return Digits{End: EndNoInput}, nil
+			}
+			return Digits{Keys: string(got), End: EndTimeout}, nil
+		}
+	}
+}
