@@ -1,0 +1,57 @@
+# Contact-center platform: two commands.
+#   make up     install what is missing, start Redis, PostgreSQL, Asterisk and ccd
+#   make test   the whole suite, end-to-end calls included
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOFLAGS ?= -mod=mod
+
+STATE ?= /var/lib/ccd
+BIN   := bin
+GO    ?= go
+
+.PHONY: up down status deps asterisk build test unit e2e bench vet fmt clean
+
+up: deps asterisk build
+	$(BIN)/ccctl stack up --dir $(STATE)
+
+down:
+	@if [ -x $(BIN)/ccctl ]; then $(BIN)/ccctl stack down --dir $(STATE); \
+	else $(GO) run ./cmd/ccctl stack down --dir $(STATE); fi
+
+status: build
+	$(BIN)/ccctl stack status --dir $(STATE)
+
+deps:
+	deploy/install-deps.sh
+
+asterisk:
+	deploy/asterisk.sh install
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ccd ./cmd/ccd
+	$(GO) build -o $(BIN)/ccctl ./cmd/ccctl
+
+# Every test, the end-to-end calls through a private Asterisk included; -v so
+# that each test's name shows as run.
+test: deps asterisk
+	$(GO) vet ./...
+	$(GO) test -count=1 -p 2 -timeout 40m -v ./... 2>&1 | tee test-output.log; exit $${PIPESTATUS[0]}
+
+unit:
+	$(GO) test -count=1 ./internal/config ./ivr ./internal/audio ./cti
+
+e2e: deps asterisk
+	$(GO) test -count=1 -timeout 30m -v ./test/...
+
+bench: deps asterisk
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN) test-output.log
