@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,4 +146,28 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("error not wrapped as ErrInvalid: %v", err)
 		}
 	})
+}
+
+// The example file documents every key with its default.
+func TestExampleFileDocumentsEveryKey(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "ccd.example.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, []string{"CCD_ARI_PASSWORD=x"})
+	if err != nil {
+		t.Fatalf("example does not load: %v", err)
+	}
+	d := Default()
+	d.Instance, d.ARI.Password = c.Instance, c.ARI.Password
+	if fmt.Sprint(c) != fmt.Sprint(d) {
+		t.Errorf("example values differ from the defaults:\nexample %+v\ndefault %+v", c, d)
+	}
+	for _, k := range Keys() {
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		if !strings.Contains(string(data), leaf+":") {
+			t.Errorf("example does not show %s", k)
+		}
+	}
 }
