@@ -1,0 +1,277 @@
+package asterisk_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccd-platform/ccd/internal/asterisk"
+)
+
+// install makes sure the cached root exists; the first run on a machine
+// builds it (about a minute).
+func install(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("these tests run a real Asterisk in a chroot and need root: run `sudo go test ./internal/asterisk/`")
+	}
+	if err := asterisk.Install(ctx, asterisk.Options{}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := asterisk.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInstanceLifecycle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install(t, ctx)
+
+	dir := t.TempDir()
+	opts := asterisk.Options{
+		SIPPort:  freePort(t),
+		HTTPPort: freePort(t),
+		Agents:   []string{"1001", "1002"},
+	}
+	inst, err := asterisk.Configure(ctx, dir, opts)
+	if err != nil {
+		t.Fatalf("configure: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := inst.Stop(context.Background()); err != nil {
+			t.Errorf("stop in cleanup: %v", err)
+		}
+	})
+	if err := inst.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	pid, err := inst.PID(ctx)
+	if err != nil {
+		t.Fatalf("pid of a started instance: %v", err)
+	}
+	children := childPIDs(pid)
+	if len(children) == 0 {
+		t.Fatalf("instance process %d has no Asterisk child", pid)
+	}
+
+	t.Run("ari info with credentials", func(t *testing.T) {
+		var info struct {
+			System struct {
+				Version string `json:"version"`
+			} `json:"system"`
+		}
+		code := ariGet(t, inst, inst.ARIUser, inst.ARIPassword, &info)
+		if code != http.StatusOK {
+			t.Fatalf("GET /ari/asterisk/info: status %d, want 200", code)
+		}
+		major, _, _ := strings.Cut(info.System.Version, ".")
+		if n, err := strconv.Atoi(major); err != nil || n < 22 {
+			t.Fatalf("Asterisk version %q, want 22 or later", info.System.Version)
+		}
+	})
+
+	t.Run("ari refuses wrong credentials", func(t *testing.T) {
+		if code := ariGet(t, inst, inst.ARIUser, inst.ARIPassword+"x", nil); code != http.StatusUnauthorized {
+			t.Fatalf("GET /ari/asterisk/info with a wrong password: status %d, want 401", code)
+		}
+	})
+
+	t.Run("endpoints", func(t *testing.T) {
+		out, err := inst.CLI(ctx, "pjsip show endpoints")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"trunk", "1001", "1002"} {
+			if !strings.Contains(out, " Endpoint:  "+name+" ") {
+				t.Errorf("pjsip show endpoints lacks %s:\n%s", name, out)
+			}
+		}
+		if strings.Contains(out, "1003") {
+			t.Errorf("pjsip show endpoints lists 1003, not configured:\n%s", out)
+		}
+	})
+
+	t.Run("second start is a no-op", func(t *testing.T) {
+		if err := inst.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := inst.PID(ctx); err != nil || again != pid {
+			t.Fatalf("pid after second start: %d, %v; want %d", again, err, pid)
+		}
+	})
+
+	t.Run("reconfigure keeps credentials", func(t *testing.T) {
+		again, err := asterisk.Configure(ctx, dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.ARIPassword != inst.ARIPassword || again.AgentPasswords["1001"] != inst.AgentPasswords["1001"] {
+			t.Fatal("configure generated new credentials for an existing instance")
+		}
+	})
+
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := inst.PID(ctx); !errors.Is(err, asterisk.ErrNotRunning) {
+		t.Fatalf("pid after stop: %v, want ErrNotRunning", err)
+	}
+	for _, p := range append([]int{pid}, children...) {
+		if alive(p) {
+			t.Errorf("process %d still alive after stop", p)
+		}
+	}
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatalf("stop of a stopped instance: %v", err)
+	}
+}
+
+func TestAsteriskAccountUnusedOnHost(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install(t, ctx)
+
+	uid, gid, err := asterisk.AccountIDs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid != gid {
+		t.Errorf("asterisk uid %d and gid %d differ", uid, gid)
+	}
+	for _, f := range []struct{ path, id string }{
+		{"/etc/passwd", strconv.Itoa(uid)},
+		{"/etc/group", strconv.Itoa(gid)},
+		{"/etc/passwd", strconv.Itoa(gid)},
+		{"/etc/group", strconv.Itoa(uid)},
+	} {
+		if name := ownerOfID(t, f.path, f.id); name != "" {
+			t.Errorf("id %s of the Asterisk root's asterisk account is %s in the host's %s", f.id, name, f.path)
+		}
+	}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		t.Errorf("uid %d belongs to host user %s", uid, u.Username)
+	}
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		t.Errorf("gid %d belongs to host group %s", gid, g.Name)
+	}
+}
+
+func TestConfigureRejectsBadSettings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install(t, ctx)
+
+	tests := []struct {
+		name string
+		opts asterisk.Options
+		want string // in the error
+	}{
+		{"trunk source", asterisk.Options{TrunkAllow: []string{"10.0.0.0/8;x"}}, "TRUNK_ALLOW entry"},
+		{"agent id", asterisk.Options{Agents: []string{"x-y"}}, "AGENTS"},
+		{"auth user without password", asterisk.Options{TrunkAuthUser: "carrier"}, "TRUNK_AUTH_PASSWORD"},
+		{"agent named trunk", asterisk.Options{Agents: []string{"trunk"}}, "clashes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := asterisk.Configure(ctx, t.TempDir(), tt.opts)
+			var se *asterisk.ScriptError
+			if !errors.Is(err, asterisk.ErrScriptFailed) || !errors.As(err, &se) {
+				t.Fatalf("configure: %v, want a *ScriptError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("configure error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFindScript(t *testing.T) {
+	script, err := asterisk.FindScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(script, "/deploy/asterisk.sh") {
+		t.Fatalf("FindScript = %s", script)
+	}
+}
+
+// ariGet sends GET /ari/asterisk/info and decodes the body into v when the
+// status is 200.
+func ariGet(t *testing.T, inst *asterisk.Instance, user, password string, v any) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, inst.ARIURL+"/ari/asterisk/info", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(user, password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("decode /ari/asterisk/info: %v", err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// ownerOfID returns the name of the entry with id in a passwd or group file.
+func ownerOfID(t *testing.T, path, id string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 3 && fields[2] == id {
+			return fields[0]
+		}
+	}
+	return ""
+}
+
+func childPIDs(pid int) []int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid is a process that has not exited (zombies count
+// as exited).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
