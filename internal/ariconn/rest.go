@@ -160,3 +160,11 @@ func (c *Client) PlaybackExists(ctx context.Context, playbackID string) (bool, e
 	}
 	return err == nil, err
 }
+
+// SubscribeChannel subscribes the application to a channel's events, so that
+// they keep coming after the channel leaves Stasis (ChannelDestroyed with the
+// hangup cause, in particular).
+func (c *Client) SubscribeChannel(ctx context.Context, channelID string) error {
+	q := url.Values{"eventSource": {"channel:" + channelID}}
+	return c.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(c.opts.App)+"/subscription", q, nil, nil)
+}

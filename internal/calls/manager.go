@@ -297,6 +297,9 @@ func (m *Manager) run(c *call, rec cdr.Record) {
 		log.Error("call record not started", zap.Error(err))
 	}
 	wcancel()
+	if err := m.ari.SubscribeChannel(ctx, rec.ChannelID); err != nil {
+		log.Warn("subscribe to channel events; the hangup cause may be missing", zap.Error(err))
+	}
 	if err := m.live.Begin(ctx, rec); err != nil {
 		log.Warn("live state", zap.Error(err))
 	}
