@@ -86,7 +86,7 @@ func (h Hotline) Run(ctx context.Context, ch Channel, onAnswer func(), onDigits 
 			return fail("goodbye", err)
 		}
 	}
-	if err := ch.Hangup(ctx, "normal"); err != nil {
+	if err := ch.Hangup(ctx, "normal"); err != nil && !errors.Is(context.Cause(ctx), ErrHangup) {
 		return fail("hangup", err)
 	}
 	res.Outcome = OutcomeCompleted

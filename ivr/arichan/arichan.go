@@ -166,12 +166,14 @@ func (c *Channel) CollectDigits(ctx context.Context, spec ivr.DigitSpec) (ivr.Di
 	return c.keys.Collect(ctx, spec)
 }
 
-// Hangup hangs the channel up; a channel already gone is fine.
+// Hangup hangs the channel up; a channel already gone is fine. The request
+// goes out even if ctx is already cancelled: the channel leaving Stasis
+// cancels the call's context while the request is still in flight.
 func (c *Channel) Hangup(ctx context.Context, reason string) error {
 	c.mu.Lock()
 	c.hungUp = true
 	c.mu.Unlock()
-	return c.ari.Hangup(ctx, c.id, reason)
+	return c.ari.Hangup(context.WithoutCancel(ctx), c.id, reason)
 }
 
 // Var returns a call variable.
