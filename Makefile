@@ -3,7 +3,7 @@
 #   make test   the whole suite, end-to-end calls included
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
-export GOFLAGS ?= -mod=mod
+
 
 STATE ?= /var/lib/ccd
 BIN   := bin

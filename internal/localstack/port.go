@@ -20,8 +20,9 @@ var (
 
 // Ports below the kernel's ephemeral range are preferred: there no outgoing
 // connection or listener on port 0 takes the port between FreePort and the
-// server's bind.
-const lowestPort = 10000
+// server's bind. They start above 10000–20000, the RTP range every Asterisk
+// instance uses, so a call's media never takes a port handed out here.
+const lowestPort = 20001
 
 // FreePort returns a port on 127.0.0.1 that is free for TCP and UDP at the
 // time of the call, below the ephemeral range when there is room.

@@ -32,9 +32,10 @@ type Result struct {
 	DigitsSent string
 
 	Events []Event
-	// Heard is what the caller heard, decoded from G.711 at 8 kHz. Sample 0
-	// is the answer; a pause in the far end's RTP longer than 100 ms is
-	// kept as silence, so offsets follow the wall clock.
+	// Heard is what the caller heard, decoded from G.711 at 8 kHz, from
+	// the answer to the end of the call. Sample 0 is the answer; a pause in
+	// the far end's RTP longer than 100 ms is kept as silence, so offsets
+	// follow the wall clock.
 	Heard audio.PCM
 	// RecordPath is Options.RecordPath, where Heard was written.
 	RecordPath string

@@ -8,8 +8,9 @@ import (
 	"unicode"
 )
 
-// Digit is one DTMF key to send, after waiting Delay (counted from the
-// previous key, or from the answer for the first one).
+// Digit is one DTMF key to send, after waiting Delay (counted from the end of
+// the previous key's tone, or from the answer for the first one). A key
+// takes about 140 ms on the wire.
 type Digit struct {
 	Key   rune
 	Delay time.Duration
@@ -35,8 +36,9 @@ func Keys(digits []Digit) string {
 // ParseDigits reads a digit spec, the text form of a DTMF sequence:
 //
 //	keys      0-9 * # A-D (a-d accepted), sent in order
-//	w<dur>    wait: dur is a Go duration ("1.5s", "500ms") or a bare number
-//	          of milliseconds ("w500"); waits add up and delay the next key
+//	w<dur>    wait: dur is a number with one Go time unit ("1.5s", "500ms",
+//	          "2m") or a bare number of milliseconds ("w500"); waits add up
+//	          and delay the next key; each and their sum are at most 1h
 //	, space   separators, ignored
 //
 // Every key but the first waits defaultGap after the previous one, plus any
@@ -77,6 +79,9 @@ func ParseDigits(spec string, defaultGap time.Duration) ([]Digit, error) {
 				ms, err := strconv.ParseFloat(num, 64)
 				if err != nil {
 					return nil, fmt.Errorf("%w: %q: bad wait %q at position %d", ErrInvalidDigits, spec, "w"+num, start+1)
+				}
+				if ms > float64(maxWait/time.Millisecond) {
+					return nil, fmt.Errorf("%w: %q: wait %sms at position %d is beyond %v", ErrInvalidDigits, spec, num, start+1, maxWait)
 				}
 				d = time.Duration(ms * float64(time.Millisecond))
 			} else {

@@ -55,6 +55,17 @@ func (s *Session) appendHeard(frame []int16, now time.Time) {
 	s.heard = append(s.heard, frame...)
 }
 
+// padHeard extends what was heard with silence up to end, when the far end
+// stopped sending RTP before the call ended, so Heard covers the whole call.
+func (s *Session) padHeard(end time.Time) {
+	s.heardMu.Lock()
+	defer s.heardMu.Unlock()
+	want := int(end.Sub(s.answeredAt) * audio.Rate / time.Second)
+	if gap := want - len(s.heard); gap > int(gapFill*audio.Rate/time.Second) {
+		s.heard = append(s.heard, make([]int16, gap)...)
+	}
+}
+
 // sendSilence keeps a stream of G.711 silence going to the far end, as a
 // phone does, until told to stop or media closes. The packet writer paces it
 // at one packet per 20 ms.

@@ -59,6 +59,7 @@ type Session struct {
 	sent     []rune     // keys sent, under evMu
 
 	byeReceived atomic.Bool
+	byeSent     atomic.Bool
 	byeMu       sync.Mutex
 	callID      string // of our INVITE, under byeMu
 	byeReason   string
@@ -384,34 +385,42 @@ func (s *Session) run() {
 
 	var byeErr error
 	if cause != "" && !s.byeReceived.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-		byeErr = s.d.Hangup(ctx)
-		cancel()
-		code := 0
-		if byeErr == nil {
-			code = sip.StatusOK
-		} else if c, _, ok := finalResponse(byeErr); ok {
-			code = c
-		}
-		if !s.byeReceived.Load() || byeErr == nil {
-			s.emit(Event{Type: EventHangupSent, Detail: cause, StatusCode: code})
-		}
-		if byeErr != nil && s.byeReceived.Load() {
-			byeErr = nil // crossed with the far end's BYE
-		}
-		if byeErr != nil {
-			byeErr = fmt.Errorf("sipcall: BYE: %w", byeErr)
-		}
+		byeErr = s.hangup(cause)
 	}
 
 	endedAt := time.Now()
 	s.cancel(context.Canceled)
 	s.release()
+	s.padHeard(endedAt)
 
 	res := s.buildResult(endedAt)
 	recErr := s.writeRecording(res)
 	s.result, s.err = res, errors.Join(byeErr, recErr)
 	close(s.done)
+}
+
+// hangup sends BYE and waits for its response. A BYE that crosses the far
+// end's is not an error; the call then counts as hung up by whoever's BYE
+// got through first as far as this side can tell.
+func (s *Session) hangup(cause string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	err := s.d.Hangup(ctx)
+	if err != nil && s.byeReceived.Load() {
+		return nil // the far end's BYE ended the dialog first
+	}
+	code := 0
+	if err == nil {
+		code = sip.StatusOK
+	} else if c, _, ok := finalResponse(err); ok {
+		code = c
+	}
+	s.byeSent.Store(true)
+	s.emit(Event{Type: EventHangupSent, Detail: cause, StatusCode: code})
+	if err != nil {
+		return fmt.Errorf("sipcall: BYE: %w", err)
+	}
+	return nil
 }
 
 // release stops media and the user agent and waits for this call's
@@ -423,7 +432,7 @@ func (s *Session) release() {
 		close(s.stopSilent)
 	}
 	if s.d != nil {
-		// _ = s.d.Close()
+		_ = s.d.Close()
 	}
 	s.wg.Wait()
 	if s.stopServe != nil {
@@ -558,13 +567,13 @@ func (s *Session) buildResult(endedAt time.Time) *Result {
 	r.DigitsSent = string(s.sent)
 	s.evMu.Unlock()
 	if r.Answered {
-		r.HungUpBy = HungUpByCaller
-		if s.byeReceived.Load() {
-			r.HungUpBy = HungUpByRemote
-			s.byeMu.Lock()
-			r.RemoteReason = s.byeReason
-			s.byeMu.Unlock()
+		r.HungUpBy = HungUpByRemote
+		if s.byeSent.Load() {
+			r.HungUpBy = HungUpByCaller
 		}
+		s.byeMu.Lock()
+		r.RemoteReason = s.byeReason
+		s.byeMu.Unlock()
 	}
 	if s.cfg.RecordPath != "" {
 		r.RecordPath = s.cfg.RecordPath
