@@ -37,6 +37,15 @@ func (k *Keys) Len() int {
 	return len(k.keys)
 }
 
+// DropLast removes the newest buffered key if it is key.
+func (k *Keys) DropLast(key rune) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n := len(k.keys); n > 0 && k.keys[n-1] == key {
+		k.keys = k.keys[:n-1]
+	}
+}
+
 // Arrived is signalled after a Push; check Len after it fires.
 func (k *Keys) Arrived() <-chan struct{} { return k.notify }
 

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
 )
@@ -167,4 +169,75 @@ func (c *Client) PlaybackExists(ctx context.Context, playbackID string) (bool, e
 func (c *Client) SubscribeChannel(ctx context.Context, channelID string) error {
 	q := url.Values{"eventSource": {"channel:" + channelID}}
 	return c.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(c.opts.App)+"/subscription", q, nil, nil)
+}
+
+// RecordOptions are the parameters of a channel recording.
+type RecordOptions struct {
+	Format      string // wav
+	MaxDuration time.Duration
+	MaxSilence  time.Duration
+	Beep        bool
+	TerminateOn string // "#", "any", "none"
+}
+
+// Record starts recording a channel under name; RecordingFinished or
+// RecordingFailed arrives when it ends.
+func (c *Client) Record(ctx context.Context, channelID, name string, o RecordOptions) error {
+	if o.Format == "" {
+		o.Format = "wav"
+	}
+	if o.TerminateOn == "" {
+		o.TerminateOn = "none"
+	}
+	q := url.Values{
+		"name": {name}, "format": {o.Format}, "ifExists": {"fail"},
+		"maxDurationSeconds": {strconv.Itoa(int(o.MaxDuration / time.Second))},
+		"maxSilenceSeconds":  {strconv.Itoa(int(o.MaxSilence / time.Second))},
+		"beep":               {strconv.FormatBool(o.Beep)},
+		"terminateOn":        {o.TerminateOn},
+	}
+	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/record", q, nil, nil)
+}
+
+// StopRecording stops a live recording and keeps what was recorded.
+func (c *Client) StopRecording(ctx context.Context, name string) error {
+	err := c.do(ctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
+}
+
+// StoredRecordingFile downloads a finished recording from Asterisk, so ccd
+// keeps it without sharing Asterisk's disk.
+func (c *Client) StoredRecordingFile(ctx context.Context, name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*c.opts.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/ari/recordings/stored/"+url.PathEscape(name)+"/file", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(c.opts.User, c.opts.Password)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{Method: http.MethodGet, Path: "/recordings/stored/" + name + "/file", Code: resp.StatusCode, Body: strings.TrimSpace(string(data))}
+	}
+	return data, nil
+}
+
+// DeleteStoredRecording removes a recording from Asterisk once ccd has it.
+func (c *Client) DeleteStoredRecording(ctx context.Context, name string) error {
+	err := c.do(ctx, http.MethodDelete, "/recordings/stored/"+url.PathEscape(name), nil, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ccd-platform/ccd/cti"
+	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/internal/ariconn"
 	"github.com/ccd-platform/ccd/internal/cdr"
 	"github.com/ccd-platform/ccd/ivr"
@@ -40,10 +41,20 @@ type Live interface {
 	End(ctx context.Context, callID string) error
 }
 
+// FlowSource finds the flow a call to a DID runs: the published version at
+// the call's start, pinned for the whole call.
+type FlowSource interface {
+	ResolveFlow(ctx context.Context, did string) (doc *flows.Doc, version int, err error)
+}
+
 // Options configure the Manager.
 type Options struct {
-	Instance       string
-	Flow           ivr.Hotline
+	Instance string
+	// Flow is the built-in flow, run when no flow document is bound to the DID.
+	Flow ivr.Hotline
+	// Flows and Engine run flow documents bound to DIDs (both optional).
+	Flows          FlowSource
+	Engine         *ivr.Engine
 	CleanupTimeout time.Duration
 	MaxDuration    time.Duration
 	Logger         *zap.Logger
@@ -149,6 +160,14 @@ func (m *Manager) HandleEvent(ev ari.Event) {
 		}
 	case *ari.PlaybackFinished:
 		if c := m.lookup(channelOfTarget(e.Playback.TargetURI)); c != nil {
+			c.ch.HandleEvent(e)
+		}
+	case *ari.RecordingFinished:
+		if c := m.lookup(channelOfTarget(e.Recording.TargetURI)); c != nil {
+			c.ch.HandleEvent(e)
+		}
+	case *ari.RecordingFailed:
+		if c := m.lookup(channelOfTarget(e.Recording.TargetURI)); c != nil {
 			c.ch.HandleEvent(e)
 		}
 	case *ari.ChannelHangupRequest:
@@ -309,23 +328,37 @@ func (m *Manager) run(c *call, rec cdr.Record) {
 		m.publish(ctx, log, cti.CallKey{CallID: rec.CallID, Key: string(k)})
 	})
 
-	res, flowErr := m.opts.Flow.Run(ctx, c.ch,
-		func() {
-			now := time.Now().UTC()
-			rec.AnsweredAt = &now
-			wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.CleanupTimeout)
-			defer wcancel()
-			if err := m.records.Answered(wctx, rec.CallID, now); err != nil {
-				log.Warn("record answer time", zap.Error(err))
-			}
-			_ = m.live.Update(ctx, rec.CallID, map[string]any{"state": "ivr", "answered_at": now.Format(time.RFC3339Nano)})
-			m.publish(ctx, log, cti.CallAnswered{CallID: rec.CallID, AnsweredAt: now})
-		},
-		func(d ivr.Digits) {
-			log.Info("digits collected", zap.String("digits", d.Keys), zap.String("end", string(d.End)))
-			_ = m.live.Update(ctx, rec.CallID, map[string]any{"digits": d.Keys})
-			m.publish(ctx, log, cti.CallDigits{CallID: rec.CallID, Digits: d.Keys, End: string(d.End)})
-		})
+	onAnswer := func() {
+		now := time.Now().UTC()
+		rec.AnsweredAt = &now
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.CleanupTimeout)
+		defer wcancel()
+		if err := m.records.Answered(wctx, rec.CallID, now); err != nil {
+			log.Warn("record answer time", zap.Error(err))
+		}
+		_ = m.live.Update(ctx, rec.CallID, map[string]any{"state": "ivr", "answered_at": now.Format(time.RFC3339Nano)})
+		m.publish(ctx, log, cti.CallAnswered{CallID: rec.CallID, AnsweredAt: now})
+	}
+	var res ivr.Result
+	var flowErr error
+	if doc, version, ok := m.resolveFlow(ctx, log, rec.DID); ok {
+		rec.Flow, rec.FlowVersion = doc.Name, &version
+		log = log.With(zap.String("flow", doc.Name), zap.Int("flow_version", version))
+		_ = m.live.Update(ctx, rec.CallID, map[string]any{"flow": doc.Name, "flow_version": version})
+		ch := &answerHook{Channel: c.ch, onAnswer: onAnswer}
+		fr, err := m.opts.Engine.Run(ctx, ch, doc, map[string]string{
+			"call_id": rec.CallID, "caller": rec.CallerNumber, "caller_name": rec.CallerName, "did": rec.DID,
+		}, &flowLog{log: log, pub: func(ev cti.Event) { m.publish(ctx, log, ev) }, callID: rec.CallID})
+		res, flowErr = ivr.Result{Answered: fr.Answered, Digits: fr.Digits(), Outcome: fr.Outcome}, err
+	} else {
+		rec.Flow = "builtin"
+		res, flowErr = m.opts.Flow.Run(ctx, c.ch, onAnswer,
+			func(d ivr.Digits) {
+				log.Info("digits collected", zap.String("digits", d.Keys), zap.String("end", string(d.End)))
+				_ = m.live.Update(ctx, rec.CallID, map[string]any{"digits": d.Keys})
+				m.publish(ctx, log, cti.CallDigits{CallID: rec.CallID, Digits: d.Keys, End: string(d.End)})
+			})
+	}
 	m.cleanup(c, rec, res, flowErr)
 }
 
@@ -407,4 +440,65 @@ func (m *Manager) publish(ctx context.Context, log *zap.Logger, ev cti.Event) {
 	if err := m.pub.Publish(ctx, ev); err != nil {
 		log.Warn("publish event", zap.String("type", ev.EventType()), zap.Error(err))
 	}
+}
+
+// resolveFlow finds the flow document bound to the DID, if any.
+func (m *Manager) resolveFlow(ctx context.Context, log *zap.Logger, did string) (*flows.Doc, int, bool) {
+	if m.opts.Flows == nil || m.opts.Engine == nil {
+		return nil, 0, false
+	}
+	doc, version, err := m.opts.Flows.ResolveFlow(ctx, did)
+	if err != nil {
+		log.Info("no flow document for this DID; running the built-in flow", zap.Error(err))
+		return nil, 0, false
+	}
+	return doc, version, true
+}
+
+// answerHook tells the manager when the flow answers the call.
+type answerHook struct {
+	ivr.Channel
+	onAnswer func()
+	once     sync.Once
+}
+
+func (a *answerHook) Answer(ctx context.Context) error {
+	err := a.Channel.Answer(ctx)
+	if err == nil {
+		a.once.Do(a.onAnswer)
+	}
+	return err
+}
+
+// Record and Transfer pass through when the channel can do them.
+func (a *answerHook) Record(ctx context.Context, spec ivr.RecordSpec) (ivr.Recording, error) {
+	r, ok := a.Channel.(ivr.Recorder)
+	if !ok {
+		return ivr.Recording{}, ivr.ErrUnsupported
+	}
+	return r.Record(ctx, spec)
+}
+
+// flowLog logs a flow's steps on the call's logger and publishes its inputs.
+type flowLog struct {
+	log    *zap.Logger
+	pub    func(cti.Event)
+	callID string
+}
+
+func (f *flowLog) Node(name, typ string) {
+	f.log.Debug("flow node", zap.String("node", name), zap.String("type", typ))
+}
+func (f *flowLog) Prompt(text string, media []string) {
+	f.log.Debug("prompt", zap.String("text", text), zap.Strings("media", media))
+}
+func (f *flowLog) Input(node, keys string, end ivr.End) {
+	f.log.Info("input", zap.String("node", node), zap.String("keys", keys), zap.String("end", string(end)))
+	f.pub(cti.CallDigits{CallID: f.callID, Digits: keys, End: string(end)})
+}
+func (f *flowLog) Var(name, value string) {
+	f.log.Debug("variable", zap.String("name", name), zap.String("value", value))
+}
+func (f *flowLog) Branch(node, reason, next string) {
+	f.log.Info("branch", zap.String("node", node), zap.String("reason", reason), zap.String("next", next))
 }

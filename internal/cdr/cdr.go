@@ -21,6 +21,8 @@ type Record struct {
 	CallerNumber    string
 	CallerName      string
 	DID             string
+	Flow            string
+	FlowVersion     *int
 	StartedAt       time.Time
 	AnsweredAt      *time.Time
 	EndedAt         *time.Time
@@ -43,9 +45,9 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Start inserts the record of a call that has just arrived.
 func (s *Store) Start(ctx context.Context, r Record) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO call_records
-		(call_id, channel_id, instance, caller_number, caller_name, did, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		r.CallID, r.ChannelID, r.Instance, r.CallerNumber, r.CallerName, r.DID, r.StartedAt)
+		(call_id, channel_id, instance, caller_number, caller_name, did, started_at, flow, flow_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		r.CallID, r.ChannelID, r.Instance, r.CallerNumber, r.CallerName, r.DID, r.StartedAt, r.Flow, r.FlowVersion)
 	if err != nil {
 		return fmt.Errorf("cdr: start %s: %w", r.CallID, err)
 	}
@@ -65,10 +67,10 @@ func (s *Store) Answered(ctx context.Context, callID string, at time.Time) error
 func (s *Store) Finish(ctx context.Context, r Record) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE call_records SET
 		answered_at = COALESCE(answered_at, $2), ended_at = $3, digits = $4, outcome = $5,
-		hangup_cause = $6, hangup_cause_text = $7, hangup_by = $8, error = $9
+		hangup_cause = $6, hangup_cause_text = $7, hangup_by = $8, error = $9, flow = $10, flow_version = $11
 		WHERE call_id = $1`,
 		r.CallID, r.AnsweredAt, r.EndedAt, r.Digits, r.Outcome,
-		r.HangupCause, r.HangupCauseText, r.HangupBy, r.Error)
+		r.HangupCause, r.HangupCauseText, r.HangupBy, r.Error, r.Flow, r.FlowVersion)
 	if err != nil {
 		return fmt.Errorf("cdr: finish %s: %w", r.CallID, err)
 	}
@@ -78,12 +80,12 @@ func (s *Store) Finish(ctx context.Context, r Record) error {
 	return nil
 }
 
-const selectCols = `call_id::text, channel_id, instance, caller_number, caller_name, did, started_at,
+const selectCols = `call_id::text, channel_id, instance, caller_number, caller_name, did, flow, flow_version, started_at,
 	answered_at, ended_at, digits, outcome, hangup_cause, hangup_cause_text, hangup_by, error`
 
 func scan(row pgx.Row) (Record, error) {
 	var r Record
-	err := row.Scan(&r.CallID, &r.ChannelID, &r.Instance, &r.CallerNumber, &r.CallerName, &r.DID, &r.StartedAt,
+	err := row.Scan(&r.CallID, &r.ChannelID, &r.Instance, &r.CallerNumber, &r.CallerName, &r.DID, &r.Flow, &r.FlowVersion, &r.StartedAt,
 		&r.AnsweredAt, &r.EndedAt, &r.Digits, &r.Outcome, &r.HangupCause, &r.HangupCauseText, &r.HangupBy, &r.Error)
 	return r, err
 }

@@ -17,7 +17,15 @@ import (
 	"github.com/ccd-platform/ccd/ivr"
 )
 
-var _ ivr.Channel = (*Channel)(nil)
+var (
+	_ ivr.Channel  = (*Channel)(nil)
+	_ ivr.Recorder = (*Channel)(nil)
+)
+
+type recDone struct {
+	duration time.Duration
+	err      error
+}
 
 // Channel is one caller's channel in the Stasis application. Its owner feeds
 // it the channel's ARI events through HandleEvent.
@@ -30,13 +38,15 @@ type Channel struct {
 
 	mu        sync.Mutex
 	playbacks map[string]chan struct{} // playback ID → closed when finished
+	records   map[string]chan recDone  // recording name → its end
 	hungUp    bool                     // we sent the hangup
 	onKey     func(rune)
 }
 
 // New wraps channel id. vars are the call's variables (caller, did, call_id).
 func New(c *ariconn.Client, id string, vars map[string]string, log *zap.Logger) *Channel {
-	return &Channel{ari: c, id: id, vars: vars, keys: ivr.NewKeys(), log: log, playbacks: map[string]chan struct{}{}}
+	return &Channel{ari: c, id: id, vars: vars, keys: ivr.NewKeys(), log: log,
+		playbacks: map[string]chan struct{}{}, records: map[string]chan recDone{}}
 }
 
 // OnKey registers a function called for every key the caller presses.
@@ -63,6 +73,10 @@ func (c *Channel) HandleEvent(ev ari.Event) {
 		}
 	case *ari.PlaybackFinished:
 		c.finishPlayback(e.Playback.ID)
+	case *ari.RecordingFinished:
+		c.finishRecording(e.Recording.Name, recDone{duration: time.Duration(e.Recording.Duration)})
+	case *ari.RecordingFailed:
+		c.finishRecording(e.Recording.Name, recDone{err: fmt.Errorf("recording %s failed: %s", e.Recording.Name, e.Recording.Cause)})
 	}
 }
 
@@ -178,3 +192,62 @@ func (c *Channel) Hangup(ctx context.Context, reason string) error {
 
 // Var returns a call variable.
 func (c *Channel) Var(name string) string { return c.vars[name] }
+
+func (c *Channel) finishRecording(name string, d recDone) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.records[name]; ok {
+		ch <- d
+		delete(c.records, name)
+	}
+}
+
+// Record records the caller (a message) until silence, the maximum length,
+// the terminating key or hang-up. A caller who hangs up while speaking still
+// leaves the recording: Asterisk finishes it and we wait for that.
+func (c *Channel) Record(ctx context.Context, spec ivr.RecordSpec) (ivr.Recording, error) {
+	name := "msg-" + uuid.NewString()
+	done := make(chan recDone, 1)
+	c.mu.Lock()
+	c.records[name] = done
+	c.mu.Unlock()
+	term := "none"
+	if spec.TerminateOn != 0 {
+		term = string(spec.TerminateOn)
+	}
+	// The key that ends the message is not input for the flow.
+	err := c.ari.Record(ctx, c.id, name, ariconn.RecordOptions{
+		Format: "wav", MaxDuration: spec.MaxDuration, MaxSilence: spec.SilenceTimeout, Beep: spec.Beep, TerminateOn: term,
+	})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.records, name)
+		c.mu.Unlock()
+		return ivr.Recording{}, fmt.Errorf("start recording: %w", err)
+	}
+	select {
+	case d := <-done:
+		c.drainTerminator(spec.TerminateOn)
+		return ivr.Recording{Name: name, Duration: d.duration}, d.err
+	case <-ctx.Done():
+		wait := time.NewTimer(3 * time.Second)
+		defer wait.Stop()
+		select {
+		case d := <-done:
+			if d.err != nil {
+				return ivr.Recording{}, d.err
+			}
+			return ivr.Recording{Name: name, Duration: d.duration}, context.Cause(ctx)
+		case <-wait.C:
+			return ivr.Recording{}, context.Cause(ctx)
+		}
+	}
+}
+
+// drainTerminator drops the key that ended a recording from the key buffer.
+func (c *Channel) drainTerminator(term rune) {
+	if term == 0 {
+		return
+	}
+	c.keys.DropLast(term)
+}
