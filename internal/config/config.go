@@ -33,7 +33,46 @@ type Config struct {
 	NATS     NATS     `yaml:"nats"`
 	Calls    Calls    `yaml:"calls"`
 	Hotline  Hotline  `yaml:"hotline"`
+	API      API      `yaml:"api"`
+	TTS      TTS      `yaml:"tts"`
+	Trace    Trace    `yaml:"trace"`
+	Storage  Storage  `yaml:"storage"`
 	Log      Log      `yaml:"log"`
+}
+
+// API is the admin and desktop HTTP API under /api (same listener as http).
+type API struct {
+	// Token is required as "Authorization: Bearer TOKEN" on every /api call.
+	// Empty: the API refuses every call. make up generates one.
+	Token string `yaml:"token"`
+}
+
+// TTS renders text prompts to speech.
+type TTS struct {
+	// Engine is espeak (espeak-ng from Debian) or http (an HTTP TTS service at URL).
+	Engine string `yaml:"engine"`
+	URL    string `yaml:"url"`
+	// MediaURL is how Asterisk reaches ccd's HTTP server to fetch rendered
+	// audio (it may run on another host): http://HOST:PORT.
+	MediaURL string        `yaml:"media_url"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// Trace is the traceability lookup.
+type Trace struct {
+	// Source is postgres (the local catalog) or http (an external platform at URL).
+	Source  string        `yaml:"source"`
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"`
+	// Codes: accepted length and whether the last digit is a GS1 mod-10 check digit.
+	CodeMinLength  int  `yaml:"code_min_length"`
+	CodeMaxLength  int  `yaml:"code_max_length"`
+	CodeCheckDigit bool `yaml:"code_check_digit"`
+}
+
+// Storage is where ccd keeps files: the TTS cache and recordings.
+type Storage struct {
+	Dir string `yaml:"dir"`
 }
 
 // HTTP is the service's own HTTP listener (health, API).
@@ -136,7 +175,10 @@ func Default() Config {
 			FirstDigitTimeout: 10 * time.Second,
 			InterDigitTimeout: 5 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "json"},
+		TTS:     TTS{Engine: "espeak", MediaURL: "http://127.0.0.1:8080", Timeout: 10 * time.Second},
+		Trace:   Trace{Source: "postgres", Timeout: 2 * time.Second, CodeMinLength: 13, CodeMaxLength: 20, CodeCheckDigit: true},
+		Storage: Storage{Dir: "/var/lib/ccd/data"},
+		Log:     Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -288,6 +330,39 @@ func (c Config) Validate() error {
 	}
 	if c.Hotline.MaxDigits < 1 || c.Hotline.MaxDigits > 128 {
 		add("hotline.max_digits", "must be between 1 and 128, got %d", c.Hotline.MaxDigits)
+	}
+	switch c.TTS.Engine {
+	case "espeak":
+	case "http":
+		if u, err := url.Parse(c.TTS.URL); err != nil || u.Host == "" {
+			add("tts.url", "must be an http(s) URL when tts.engine is http")
+		}
+	default:
+		add("tts.engine", "must be espeak or http, got %q", c.TTS.Engine)
+	}
+	if u, err := url.Parse(c.TTS.MediaURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("tts.media_url", "%q is not an http(s) URL Asterisk can reach", c.TTS.MediaURL)
+	}
+	switch c.Trace.Source {
+	case "postgres":
+	case "http":
+		if u, err := url.Parse(c.Trace.URL); err != nil || u.Host == "" {
+			add("trace.url", "must be an http(s) URL when trace.source is http")
+		}
+	default:
+		add("trace.source", "must be postgres or http, got %q", c.Trace.Source)
+	}
+	if c.TTS.Timeout <= 0 {
+		add("tts.timeout", "must be a positive duration")
+	}
+	if c.Trace.Timeout <= 0 {
+		add("trace.timeout", "must be a positive duration")
+	}
+	if c.Trace.CodeMinLength < 1 || c.Trace.CodeMaxLength < c.Trace.CodeMinLength || c.Trace.CodeMaxLength > 64 {
+		add("trace.code_min_length", "code lengths must satisfy 1 <= min <= max <= 64, got %d..%d", c.Trace.CodeMinLength, c.Trace.CodeMaxLength)
+	}
+	if c.Storage.Dir == "" {
+		add("storage.dir", "must not be empty")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -5,6 +5,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +112,11 @@ func Up(ctx context.Context, o Options) error {
 	cfg.Redis.Addr = rds.Addr
 	cfg.Postgres.DSN = pg.DSN
 	cfg.NATS.EmbeddedListen = o.NATSListen
+	cfg.Storage.Dir = o.path("data")
+	cfg.TTS.MediaURL = "http://" + o.HTTPListen
+	if cfg.API.Token, err = secret(o.path("api.token")); err != nil {
+		return err
+	}
 	if err := writeConfig(o.path("ccd.yaml"), cfg); err != nil {
 		return err
 	}
@@ -123,6 +130,22 @@ func Up(ctx context.Context, o Options) error {
 	}
 	say("ccd         ready     http://%s (config %s, log %s)", o.HTTPListen, o.path("ccd.yaml"), o.path("log", "ccd.log"))
 	return nil
+}
+
+// secret reads a generated secret from path, creating it on first use.
+func secret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 func writeConfig(path string, cfg config.Config) error {

@@ -31,6 +31,9 @@ import (
 // HotlineDID is the number test calls dial.
 const HotlineDID = "4006001000"
 
+// APIToken is the admin API token of test stacks.
+const APIToken = "e2e-admin-token-0123456789abcdef"
+
 // Stack is one private stack.
 type Stack struct {
 	Dir      string
@@ -119,6 +122,9 @@ func Start(ctx context.Context) (s *Stack, err error) {
 	s.Config.Hotline.FirstDigitTimeout = 4 * time.Second
 	s.Config.Hotline.InterDigitTimeout = 3 * time.Second
 	s.Config.Calls.DrainTimeout = 10 * time.Second
+	s.Config.Storage.Dir = filepath.Join(dir, "data")
+	s.Config.TTS.MediaURL = "http://" + s.Config.HTTP.Listen
+	s.Config.API.Token = APIToken
 	if err := s.Config.Validate(); err != nil {
 		return s, err
 	}
