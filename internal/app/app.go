@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/ccd-platform/ccd/agentdesk"
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/internal/ariconn"
 	"github.com/ccd-platform/ccd/internal/calls"
@@ -28,6 +29,7 @@ import (
 	"github.com/ccd-platform/ccd/internal/config"
 	"github.com/ccd-platform/ccd/internal/db"
 	"github.com/ccd-platform/ccd/ivr"
+	"github.com/ccd-platform/ccd/recording"
 )
 
 // ErrNoAsteriskRoot means asterisk.root is set but no Asterisk is installed there.
@@ -38,12 +40,13 @@ type App struct {
 	cfg config.Config
 	log *zap.Logger
 
-	pool    *pgxpool.Pool
-	rdb     *redis.Client
-	bus     *cti.Bus
-	ari     *ariconn.Client
-	calls   *calls.Manager
-	records *cdr.Store
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	bus      *cti.Bus
+	ari      *ariconn.Client
+	calls    *calls.Manager
+	records  *cdr.Store
+	messages *recording.Messages
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -102,8 +105,14 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	if err != nil {
 		return nil, err
 	}
+	a.messages, err = recording.NewMessages(a.pool, a.ari, filepath.Join(cfg.Storage.Dir, "recordings"))
+	if err != nil {
+		return nil, err
+	}
+	engine := ivr.NewEngine(ivr.Deps{Messages: a.messages})
 	mgr, err = calls.New(a.ari, a.records, a.bus, live, calls.Options{
 		Instance: cfg.Instance,
+		Engine:   engine,
 		Flow: ivr.Hotline{
 			Greeting: cfg.Hotline.Greeting,
 			Goodbye:  cfg.Hotline.Goodbye,
@@ -216,6 +225,11 @@ func (a *App) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "instance": a.cfg.Instance,
 			"active_calls": a.calls.Active(), "draining": a.calls.Draining()})
 	})
+	agentdesk.New(agentdesk.Options{
+		Token:  a.cfg.API.Token,
+		Extra:  agentdesk.RecordRoutes(a.records, a.messages),
+		Logger: a.log,
+	}).Register(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		checks, ok := a.readiness(r.Context())
 		status := http.StatusOK

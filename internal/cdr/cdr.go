@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -92,6 +93,9 @@ func scan(row pgx.Row) (Record, error) {
 
 // Get reads one record.
 func (s *Store) Get(ctx context.Context, callID string) (Record, error) {
+	if _, err := uuid.Parse(callID); err != nil {
+		return Record{}, fmt.Errorf("cdr: call %q: %w", callID, db.ErrNotFound)
+	}
 	r, err := scan(s.pool.QueryRow(ctx, `SELECT `+selectCols+` FROM call_records WHERE call_id = $1`, callID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fmt.Errorf("cdr: call %s: %w", callID, db.ErrNotFound)
