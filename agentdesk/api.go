@@ -87,6 +87,7 @@ type SimulateRequest struct {
 type Flows interface {
 	List(ctx context.Context) ([]FlowSummary, error)
 	Versions(ctx context.Context, name string) ([]FlowVersion, error)
+	// Version returns a version; 0 is the published one.
 	Version(ctx context.Context, name string, version int) (FlowVersion, error)
 	Validate(ctx context.Context, source []byte) error
 	SaveDraft(ctx context.Context, name string, source []byte, author string) (FlowVersion, error)
@@ -245,7 +246,11 @@ func (a *API) flowVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) flowVersion(w http.ResponseWriter, r *http.Request) {
-	v, err := pathVersion(r)
+	// "published" asks for the published version (0 to the backend).
+	v, err := 0, error(nil)
+	if r.PathValue("version") != "published" {
+		v, err = pathVersion(r)
+	}
 	if err != nil {
 		a.Fail(w, r, err)
 		return

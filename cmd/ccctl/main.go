@@ -24,6 +24,7 @@ type command struct {
 // commands maps each subcommand name to its implementation. Add a command
 // by adding a file with its run function and one line here.
 var commands = map[string]command{
+	"flow":  {"administer IVR flows: validate, draft, publish, roll back, bind DIDs, simulate", runFlow},
 	"call":  {"place a SIP call to the hotline and report what the caller heard", runCall},
 	"cdr":   {"list the latest call detail records", runCDR},
 	"stack": {"start, stop or inspect the platform on this machine (up, down, status)", runStack},
