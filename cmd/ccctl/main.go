@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"call":  {"place a SIP call to the hotline and report what the caller heard", runCall},
 	"cdr":   {"list the latest call detail records", runCDR},
 	"stack": {"start, stop or inspect the platform on this machine (up, down, status)", runStack},
+	"trace": {"trace codes: import, generate, lookup, check", runTrace},
 }
 
 // Where commands write; tests replace them.
