@@ -44,6 +44,15 @@
 //	transfer      to (endpoint like PJSIP/1001 or a number), timeout, next (on failure)
 //	goto_flow     flow
 //	hangup        prompt (optional goodbye)
+//
+// Required: answer next; play prompt, next; menu prompt, options; collect
+// prompt, var, max, next; trace_lookup code_var, found_next,
+// not_found_next, error_next; branch cases, default; set vars, next;
+// schedule timezone, open, open_next, closed_next; language prompt,
+// options, next; message prompt, next; transfer to, next; goto_flow flow.
+// The other fields of a type are optional; a field of another type is an
+// error. Durations are written "5s", "500ms", "2m". In YAML the keys "#"
+// and "*" must be quoted, like "1".
 package flows
 
 import "time"

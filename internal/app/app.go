@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ccd-platform/ccd/agentdesk"
 	"github.com/ccd-platform/ccd/cti"
+	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/internal/ariconn"
 	"github.com/ccd-platform/ccd/internal/calls"
 	"github.com/ccd-platform/ccd/internal/calls/redislive"
@@ -29,7 +31,9 @@ import (
 	"github.com/ccd-platform/ccd/internal/config"
 	"github.com/ccd-platform/ccd/internal/db"
 	"github.com/ccd-platform/ccd/ivr"
+	"github.com/ccd-platform/ccd/ivr/tts"
 	"github.com/ccd-platform/ccd/recording"
+	"github.com/ccd-platform/ccd/trace"
 )
 
 // ErrNoAsteriskRoot means asterisk.root is set but no Asterisk is installed there.
@@ -40,13 +44,16 @@ type App struct {
 	cfg config.Config
 	log *zap.Logger
 
-	pool     *pgxpool.Pool
-	rdb      *redis.Client
-	bus      *cti.Bus
-	ari      *ariconn.Client
-	calls    *calls.Manager
-	records  *cdr.Store
-	messages *recording.Messages
+	pool      *pgxpool.Pool
+	rdb       *redis.Client
+	bus       *cti.Bus
+	ari       *ariconn.Client
+	calls     *calls.Manager
+	records   *cdr.Store
+	messages  *recording.Messages
+	ttsCache  *tts.Cache
+	flows     *flows.Store
+	flowAdmin *flowAdmin
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -109,10 +116,34 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	if err != nil {
 		return nil, err
 	}
-	engine := ivr.NewEngine(ivr.Deps{Messages: a.messages})
+	speaker, err := a.openSpeech(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lookup, err := a.openTrace()
+	if err != nil {
+		return nil, err
+	}
+	rules := codeRules(cfg.Trace)
+	sample := trace.Sample()
+	traceKeys := make([]string, 0, 24)
+	for k := range trace.Vars(&sample, "en", time.Now()) {
+		traceKeys = append(traceKeys, k)
+	}
+	a.flows = flows.NewStore(a.pool, flows.WithOnPublish(a.prerender), flows.WithTraceVars(traceKeys...))
+	deps := ivr.Deps{
+		Messages: a.messages,
+		Speaker:  speaker,
+		Trace:    &traceVars{rules: rules, lookup: lookup, timeout: cfg.Trace.Timeout, now: time.Now},
+		Validate: validator(rules),
+		Flows:    a.flows,
+	}
+	a.flowAdmin = &flowAdmin{store: a.flows, deps: deps}
+	engine := ivr.NewEngine(deps)
 	mgr, err = calls.New(a.ari, a.records, a.bus, live, calls.Options{
 		Instance: cfg.Instance,
 		Engine:   engine,
+		Flows:    a.flows,
 		Flow: ivr.Hotline{
 			Greeting: cfg.Hotline.Greeting,
 			Goodbye:  cfg.Hotline.Goodbye,
@@ -152,6 +183,85 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	log.Info("ccd started", zap.String("instance", cfg.Instance), zap.String("http", a.httpAddr),
 		zap.String("ari", cfg.ARI.URL), zap.String("nats", a.bus.ClientURL()))
 	return a, nil
+}
+
+// openSpeech sets up text-to-speech: the engine, its cache and the media URIs
+// Asterisk plays.
+func (a *App) openSpeech(ctx context.Context) (*tts.Speaker, error) {
+	var engine tts.Engine
+	var err error
+	switch a.cfg.TTS.Engine {
+	case "http":
+		engine, err = tts.NewHTTP(a.cfg.TTS.URL, tts.HTTPTimeout(a.cfg.TTS.Timeout))
+	default:
+		// Debian's plain cmn voice reads Chinese characters as pinyin spelled
+		// out in English; cmn-latn-pinyin speaks them.
+		engine, err = tts.NewEspeak(ctx, tts.EspeakTimeout(a.cfg.TTS.Timeout), tts.EspeakVoice("zh", "cmn-latn-pinyin"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tts.engine %s: %w", a.cfg.TTS.Engine, err)
+	}
+	a.ttsCache, err = tts.NewCache(engine, filepath.Join(a.cfg.Storage.Dir, "tts"), tts.CacheLogger(a.log))
+	if err != nil {
+		return nil, err
+	}
+	return tts.NewSpeaker(a.ttsCache, a.cfg.TTS.MediaURL)
+}
+
+// prerender renders a flow's static text prompts when it is published, so
+// the first caller does not wait for speech synthesis. Prompts with
+// variables are rendered when they are spoken.
+func (a *App) prerender(ctx context.Context, doc *flows.Doc) error {
+	texts := map[string][]string{}
+	add := func(p *flows.Prompt) {
+		if p == nil {
+			return
+		}
+		if p.Ref != "" {
+			named, ok := doc.Prompts[p.Ref]
+			if !ok {
+				return
+			}
+			p = &named
+		}
+		for lang, t := range p.Text {
+			if !strings.Contains(t, "${") {
+				texts[lang] = append(texts[lang], t)
+			}
+		}
+	}
+	for _, p := range doc.Prompts {
+		add(&p)
+	}
+	for _, n := range doc.Nodes {
+		add(n.Prompt)
+		add(n.InvalidPrompt)
+		add(n.NoInputPrompt)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	n := 0
+	for lang, list := range texts {
+		if err := a.ttsCache.Prerender(ctx, tts.Voice{Lang: lang}, list); err != nil {
+			return fmt.Errorf("pre-render %s prompts of flow %s: %w", lang, doc.Name, err)
+		}
+		n += len(list)
+	}
+	a.log.Info("flow prompts pre-rendered", zap.String("flow", doc.Name), zap.Int("prompts", n), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// openTrace sets up the trace lookup: the local catalog or an external platform.
+func (a *App) openTrace() (trace.Lookup, error) {
+	if a.cfg.Trace.Source == "http" {
+		c, err := trace.NewHTTPClient(a.cfg.Trace.URL, trace.WithTimeout(a.cfg.Trace.Timeout))
+		if err != nil {
+			return nil, fmt.Errorf("trace.url: %w", err)
+		}
+		return c, nil
+	}
+	return trace.NewPGCatalog(a.pool, codeRules(a.cfg.Trace)), nil
 }
 
 func checkAsteriskRoot(root string) error {
@@ -227,9 +337,12 @@ func (a *App) routes() http.Handler {
 	})
 	agentdesk.New(agentdesk.Options{
 		Token:  a.cfg.API.Token,
+		Flows:  a.flowAdmin,
 		Extra:  agentdesk.RecordRoutes(a.records, a.messages),
 		Logger: a.log,
 	}).Register(mux)
+	// Asterisk fetches rendered speech here (no shared disk needed).
+	mux.Handle("GET /media/tts/", a.ttsCache.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		checks, ok := a.readiness(r.Context())
 		status := http.StatusOK
