@@ -356,7 +356,7 @@ cmd_configure() {
 	read -r uid gid < <(root_asterisk_ids "$ASTERISK_ROOT")
 	moddir=$(module_dir)
 
-	mkdir -p -- "$dir"/{etc,run,log,spool,lib,lib/keys,lib/cache,sounds} || die "cannot create the instance directories in $dir"
+	mkdir -p -- "$dir"/{etc,run,log,spool,spool/recording,spool/monitor,lib,lib/keys,lib/cache,sounds} || die "cannot create the instance directories in $dir"
 
 	# Credentials: generated once, kept across configure runs.
 	declare -A cred=()

@@ -241,3 +241,84 @@ func (c *Client) DeleteStoredRecording(ctx context.Context, name string) error {
 	}
 	return err
 }
+
+// OriginateOptions describe a channel Asterisk creates and dials.
+type OriginateOptions struct {
+	// Endpoint is what to dial, e.g. "PJSIP/1001".
+	Endpoint string
+	// App is the Stasis application the channel enters once answered;
+	// empty means the client's own. AppArgs are its arguments.
+	App     string
+	AppArgs string
+	// CallerID is what the called device shows: "Name <number>" or a number.
+	CallerID string
+	// Timeout is how long the device may ring before Asterisk gives up
+	// (rounded up to whole seconds); zero means Asterisk's default, 30 s.
+	Timeout time.Duration
+	// ChannelID, when set, is the new channel's ID.
+	ChannelID string
+	// Variables are set on the channel before it is dialled.
+	Variables map[string]string
+}
+
+// Originate creates a channel to an endpoint and dials it, returning at once
+// with the new channel. The application is subscribed to the channel from
+// the start: it gets ChannelStateChange while ringing, StasisStart once
+// answered, and ChannelDestroyed with the cause if it is not (no answer,
+// busy...).
+func (c *Client) Originate(ctx context.Context, o OriginateOptions) (*ari.ChannelData, error) {
+	if o.Endpoint == "" {
+		return nil, fmt.Errorf("ariconn: originate: no endpoint")
+	}
+	if o.App == "" {
+		o.App = c.opts.App
+	}
+	q := url.Values{"endpoint": {o.Endpoint}, "app": {o.App}}
+	if o.AppArgs != "" {
+		q.Set("appArgs", o.AppArgs)
+	}
+	if o.CallerID != "" {
+		q.Set("callerId", o.CallerID)
+	}
+	if o.Timeout > 0 {
+		q.Set("timeout", strconv.Itoa(int((o.Timeout+time.Second-1)/time.Second)))
+	}
+	if o.ChannelID != "" {
+		q.Set("channelId", o.ChannelID)
+	}
+	var body any
+	if len(o.Variables) > 0 {
+		body = map[string]any{"variables": o.Variables}
+	}
+	var d ari.ChannelData
+	if err := c.do(ctx, http.MethodPost, "/channels", q, body, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// CreateBridge creates a bridge under bridgeID; bridgeType is "mixing" when
+// empty.
+func (c *Client) CreateBridge(ctx context.Context, bridgeID, bridgeType string) error {
+	if bridgeType == "" {
+		bridgeType = "mixing"
+	}
+	q := url.Values{"type": {bridgeType}}
+	return c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(bridgeID), q, nil, nil)
+}
+
+// AddToBridge puts channels (in Stasis) into a bridge.
+func (c *Client) AddToBridge(ctx context.Context, bridgeID string, channelIDs ...string) error {
+	q := url.Values{"channel": {strings.Join(channelIDs, ",")}}
+	return c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(bridgeID)+"/addChannel", q, nil, nil)
+}
+
+// DestroyBridge destroys a bridge; its channels stay up. A bridge that is
+// already gone is not an error.
+func (c *Client) DestroyBridge(ctx context.Context, bridgeID string) error {
+	err := c.do(ctx, http.MethodDelete, "/bridges/"+url.PathEscape(bridgeID), nil, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
+}
