@@ -122,12 +122,30 @@ type call struct {
 	destroyed chan struct{}
 }
 
+// hangupCause records the Q.850 cause; ChannelHangupRequest and
+// ChannelDestroyed both carry it, in either order, only the latter with text.
 func (c *call) hangupCause(cause int, txt string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cause == nil || cause != 0 {
-		c.cause, c.causeTxt = &cause, txt
+	if c.cause != nil && cause == 0 {
+		return
 	}
+	if txt == "" {
+		if c.cause != nil && *c.cause == cause {
+			txt = c.causeTxt
+		}
+		if txt == "" {
+			txt = q850[cause]
+		}
+	}
+	c.cause, c.causeTxt = &cause, txt
+}
+
+// q850 names the common hangup causes.
+var q850 = map[int]string{
+	1: "Unallocated (unassigned) number", 16: "Normal Clearing", 17: "User busy", 18: "No user responding",
+	19: "No answer", 21: "Call Rejected", 27: "Destination out of order", 31: "Normal, unspecified",
+	34: "Circuit/channel congestion", 38: "Network out of order", 41: "Temporary failure", 127: "Interworking, unspecified",
 }
 
 // Active counts calls in progress.

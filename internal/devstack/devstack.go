@@ -24,6 +24,7 @@ import (
 	"github.com/ccd-platform/ccd/internal/asterisk"
 	"github.com/ccd-platform/ccd/internal/config"
 	"github.com/ccd-platform/ccd/internal/localstack"
+	"github.com/ccd-platform/ccd/trace"
 )
 
 // Options of the developer stack; zero values are the documented defaults.
@@ -129,7 +130,7 @@ func Up(ctx context.Context, o Options) error {
 		return fmt.Errorf("ccd not ready: %w (log: %s)", err, o.path("log", "ccd.log"))
 	}
 	say("ccd         ready     http://%s (config %s, log %s)", o.HTTPListen, o.path("ccd.yaml"), o.path("log", "ccd.log"))
-	return nil
+	return seed(ctx, o, pg.DSN, cfg.API.Token, say)
 }
 
 // secret reads a generated secret from path, creating it on first use.
@@ -359,8 +360,9 @@ func Status(ctx context.Context, o Options) error {
 	return nil
 }
 
-// DemoCall is the ccctl line that places a demo call to the stack.
+// DemoCall is the ccctl line that places a demo call to the stack: English,
+// trace lookup, the sample code; the caller hangs up after the read-out.
 func DemoCall(o Options) string {
 	o.defaults()
-	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from 13800138000 --digits 'w2000,6,9,0,1,2,3,4,#' --record /tmp/heard.wav", o.SIPPort, HotlineDID)
+	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from 13800138000 --digits 'w1500,2,w500,1,w500,%s#' --hangup-after 45s --record /tmp/heard.wav", o.SIPPort, HotlineDID, trace.SampleCode)
 }

@@ -1,0 +1,82 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ccd-platform/ccd/flows"
+	"github.com/ccd-platform/ccd/trace"
+)
+
+// seed gives a new stack something to answer with: a sample trace catalog and
+// the sample hotline flow, published and bound to the hotline DID. Existing
+// data is left alone.
+func seed(ctx context.Context, o Options, dsn, token string, say func(string, ...any)) error {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM trace_records`).Scan(&n); err != nil {
+		return fmt.Errorf("trace catalog: %w", err)
+	}
+	if n == 0 {
+		recs := trace.Generate(200, 1)
+		if err := trace.NewPGCatalog(pool).Upsert(ctx, recs...); err != nil {
+			return fmt.Errorf("load the sample trace catalog: %w", err)
+		}
+		say("Trace catalog loaded %d sample records (code %s is pork)", len(recs), trace.SampleCode)
+	}
+
+	api := func(method, path string, body []byte, out any) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+o.HTTPListen+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Author", "make up")
+		resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusNotFound {
+			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+		}
+		if out != nil && len(data) > 0 {
+			_ = json.Unmarshal(data, out)
+		}
+		return resp.StatusCode, nil
+	}
+	code, err := api(http.MethodGet, "/api/v1/flows/hotline", nil, nil)
+	if err != nil {
+		return err
+	}
+	if code == http.StatusNotFound {
+		var v struct {
+			Version int `json:"version"`
+		}
+		if _, err := api(http.MethodPost, "/api/v1/flows/hotline/drafts", flows.SampleHotline(), &v); err != nil {
+			return err
+		}
+		// Publishing renders the flow's prompts with text-to-speech.
+		if _, err := api(http.MethodPost, fmt.Sprintf("/api/v1/flows/hotline/versions/%d/publish", v.Version), nil, nil); err != nil {
+			return err
+		}
+		body, _ := json.Marshal(map[string]string{"flow": "hotline"})
+		if _, err := api(http.MethodPut, "/api/v1/bindings/"+HotlineDID, body, nil); err != nil {
+			return err
+		}
+		say("Flow        hotline version %d published and bound to %s (flows/samples/hotline.yaml)", v.Version, HotlineDID)
+	}
+	return nil
+}
