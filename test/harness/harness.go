@@ -5,10 +5,13 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,6 +196,45 @@ func (s *Stack) waitReady(ctx context.Context, a *app.App) error {
 		return fmt.Errorf("ccd not ready: %w (log: %s)", err, s.LogTail(20))
 	}
 	return nil
+}
+
+// PublishFlow stores src as a new version of flow name through the admin
+// API, publishes it and, when did is set, binds did to it.
+func (s *Stack) PublishFlow(ctx context.Context, name string, src []byte, did string) error {
+	call := func(method, path string, body []byte, out any) error {
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+s.CCD().HTTPAddr()+path, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+APIToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+		}
+		if out != nil {
+			return json.Unmarshal(data, out)
+		}
+		return nil
+	}
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := call(http.MethodPost, "/api/v1/flows/"+name+"/drafts", src, &v); err != nil {
+		return err
+	}
+	if err := call(http.MethodPost, fmt.Sprintf("/api/v1/flows/%s/versions/%d/publish", name, v.Version), nil, nil); err != nil {
+		return err
+	}
+	if did == "" {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]string{"flow": name})
+	return call(http.MethodPut, "/api/v1/bindings/"+did, body, nil)
 }
 
 // StopCCD drains and stops ccd.
