@@ -110,9 +110,6 @@ func NewCache(engine Engine, dir string, opts ...CacheOption) (*Cache, error) {
 	return c, nil
 }
 
-// Engine is the engine the cache renders with.
-func (c *Cache) Engine() Engine { return c.engine }
-
 // key is the cache key of a checked text.
 func (c *Cache) key(v Voice, text string) string {
 	h := sha256.New()
@@ -162,6 +159,9 @@ func (c *Cache) Get(ctx context.Context, v Voice, text string) (string, error) {
 		return key, nil
 	}
 
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("tts: %s rendering not started: %w", v, context.Cause(ctx))
+	}
 	c.mu.Lock()
 	f, ok := c.flights[key]
 	if !ok {
@@ -314,12 +314,17 @@ feed:
 			continue
 		}
 		seen[t] = true
-		select {
-		case work <- t:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("tts: prerender stopped: %w", context.Cause(ctx)))
-			break feed
+		if ctx.Err() == nil {
+			select {
+			case work <- t:
+				continue
+			case <-ctx.Done():
+			}
 		}
+		mu.Lock()
+		errs = append(errs, fmt.Errorf("tts: prerender stopped: %w", context.Cause(ctx)))
+		mu.Unlock()
+		break feed
 	}
 	close(work)
 	wg.Wait()

@@ -86,7 +86,11 @@ func NewHTTP(base string, opts ...HTTPOption) (*HTTPEngine, error) {
 	case !validPeak(e.peak):
 		return nil, fmt.Errorf("tts: peak %g dBFS, want -30 to 0", e.peak)
 	}
-	e.name = fmt.Sprintf("http %s peak=%g", e.url, e.peak)
+	named, err := url.Parse(e.url)
+	if err != nil {
+		return nil, fmt.Errorf("tts: service URL %q: %v", base, err)
+	}
+	e.name = fmt.Sprintf("http %s peak=%g", named.Redacted(), e.peak) // logged: no password
 	return e, nil
 }
 

@@ -208,4 +208,7 @@ func TestNewHTTPChecks(t *testing.T) {
 	if a.Name() == b.Name() || !strings.Contains(b.Name(), "http://tts.example/v2/synthesize") {
 		t.Errorf("names %q and %q", a.Name(), b.Name())
 	}
+	if c, _ := NewHTTP("https://ccd:s3cret@tts.example"); strings.Contains(c.Name(), "s3cret") {
+		t.Errorf("name %q shows the password", c.Name())
+	}
 }
