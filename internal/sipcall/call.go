@@ -33,9 +33,14 @@ type Result struct {
 
 	Events []Event
 	// Heard is what the caller heard, decoded from G.711 at 8 kHz, from
-	// the answer to the end of the call. Sample 0 is the answer; a pause in
-	// the far end's RTP longer than 100 ms is kept as silence, so offsets
-	// follow the wall clock.
+	// the answer to the end of the call. Sample 0 is the answer. Each
+	// packet is placed by its RTP timestamp, counted from the first packet
+	// of its stream, which is placed at its arrival: packets read late or
+	// in bursts (this process or the far end under load) land where they
+	// belong, without gaps, and a pause in the far end's RTP, across which
+	// its timestamps advance, stays silence of the same length. A new
+	// stream (another SSRC, or timestamps that jump) starts where it
+	// arrives, so offsets follow the wall clock.
 	Heard audio.PCM
 	// RecordPath is Options.RecordPath, where Heard was written.
 	RecordPath string

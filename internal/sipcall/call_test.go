@@ -440,6 +440,8 @@ func TestInvalidOptions(t *testing.T) {
 		{"bind host", sipcall.Options{Target: "127.0.0.1:5060", DID: "1", BindHost: "localhost"}},
 		{"digit", sipcall.Options{Target: "127.0.0.1:5060", DID: "1", Digits: []sipcall.Digit{{Key: 'x'}}}},
 		{"negative hangup", sipcall.Options{Target: "127.0.0.1:5060", DID: "1", HangupAfter: -1}},
+		{"utterance offset", sipcall.Options{Target: "127.0.0.1:5060", DID: "1", Say: []sipcall.Utterance{{After: -1}}}},
+		{"utterance rate", sipcall.Options{Target: "127.0.0.1:5060", DID: "1", Say: []sipcall.Utterance{{Audio: audio.PCM{Rate: 16000, Samples: []int16{1}}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,8 +29,15 @@
 // socket. Calls are independent and may run concurrently; when one ends
 // every socket and goroutine it started is released before Wait returns.
 //
-// While the call is up the caller sends G.711 silence, as a phone does,
-// with DTMF as RFC 4733 telephone-events in the same stream, and records what
-// it hears (Result.Heard, or a WAV file) on a timeline that starts at the
-// answer.
+// While the call is up the caller sends G.711 silence, as a phone does, or
+// speech: Options.Say utterances at their offsets from the answer, and audio
+// given to Session.Say. DTMF goes as RFC 4733 telephone-events in the same
+// stream. The caller records what it hears (Result.Heard, or a WAV file) on a
+// timeline that starts at the answer, each packet placed by its RTP
+// timestamp.
+//
+//	res, err := sipcall.Call(ctx, sipcall.Options{
+//		Target: "127.0.0.1:5060", DID: "4006001000", HangupAfter: 15 * time.Second,
+//		Say: []sipcall.Utterance{{After: 8 * time.Second, Audio: message}},
+//	})
 package sipcall

@@ -17,7 +17,9 @@ var (
 	// MaxDuration passed while ringing, the transaction timed out, or the
 	// request could not be sent.
 	ErrNoAnswer = errors.New("sipcall: no answer")
-	// ErrCallEnded is returned by SendDigits once the call is over.
+	// ErrInvalidAudio wraps every problem found in audio given to Say.
+	ErrInvalidAudio = errors.New("sipcall: invalid audio")
+	// ErrCallEnded is returned by SendDigits and Say once the call is over.
 	ErrCallEnded = errors.New("sipcall: call ended")
 	// ErrMaxDuration is the cause set on the call's context when
 	// Options.MaxDuration passes.

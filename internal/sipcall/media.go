@@ -1,7 +1,6 @@
 package sipcall
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -12,47 +11,62 @@ import (
 	"github.com/ccd-platform/ccd/internal/audio"
 )
 
-// gapFill is how far behind the wall clock the recording may fall before
-// the missing time is filled with silence: pauses in the far end's RTP then
-// stay pauses in Heard, while ordinary jitter does not stretch it.
+// gapFill is how far behind the wall clock what was heard may end, when the
+// call ends, before the missing time is filled with silence.
 const gapFill = 100 * time.Millisecond
 
-// record decodes the far end's audio into s.heard until media closes.
-// Telephone-events and packets of other payload types are skipped.
+// G.711 silence, one byte a sample.
+const (
+	ulawSilence = 0xFF
+	alawSilence = 0xD5
+)
+
+// record decodes the far end's audio into s.heard until media closes, each
+// frame placed on the timeline by its RTP timestamp. PCMU and PCMA are both
+// decoded, whichever was negotiated, so a re-INVITE that changes the codec
+// changes nothing here; telephone-events and other payload types are
+// skipped.
 func (s *Session) record() {
 	r := s.d.RTPPacketReader
-	decode := g711.DecodeUlawFrame
-	if s.codec.PayloadType == media.CodecAudioAlaw.PayloadType {
-		decode = g711.DecodeAlawFrame
-	}
 	buf := make([]byte, media.RTPBufSize)
 	frame := make([]int16, 0, media.RTPBufSize)
+	var tl timeline
 	for {
 		n, err := r.Read(buf)
 		if err != nil {
 			return
 		}
-		if n == 0 || r.PacketHeader.PayloadType != s.codec.PayloadType {
+		if n == 0 {
+			continue
+		}
+		h := r.PacketHeader
+		var decode func(uint8) int16
+		switch h.PayloadType {
+		case media.CodecAudioUlaw.PayloadType:
+			decode = g711.DecodeUlawFrame
+		case media.CodecAudioAlaw.PayloadType:
+			decode = g711.DecodeAlawFrame
+		default:
 			continue
 		}
 		frame = frame[:0]
 		for _, b := range buf[:n] {
 			frame = append(frame, decode(b))
 		}
-		s.appendHeard(frame, time.Now())
+		wall := samples(time.Since(s.answeredAt)) - len(frame)
+		s.putHeard(tl.place(h.SSRC, h.Timestamp, len(frame), wall), frame)
 	}
 }
 
-// appendHeard places frame, which arrived at now, on the timeline that
-// starts at the answer.
-func (s *Session) appendHeard(frame []int16, now time.Time) {
+// putHeard writes frame at sample position pos of what was heard, filling
+// any gap before it with silence.
+func (s *Session) putHeard(pos int, frame []int16) {
 	s.heardMu.Lock()
 	defer s.heardMu.Unlock()
-	start := int(now.Sub(s.answeredAt)*audio.Rate/time.Second) - len(frame)
-	if gap := start - len(s.heard); gap > int(gapFill*audio.Rate/time.Second) {
-		s.heard = append(s.heard, make([]int16, gap)...)
+	if end := pos + len(frame); end > len(s.heard) {
+		s.heard = append(s.heard, make([]int16, end-len(s.heard))...)
 	}
-	s.heard = append(s.heard, frame...)
+	copy(s.heard[pos:], frame)
 }
 
 // padHeard extends what was heard with silence up to end, when the far end
@@ -60,42 +74,18 @@ func (s *Session) appendHeard(frame []int16, now time.Time) {
 func (s *Session) padHeard(end time.Time) {
 	s.heardMu.Lock()
 	defer s.heardMu.Unlock()
-	want := int(end.Sub(s.answeredAt) * audio.Rate / time.Second)
-	if gap := want - len(s.heard); gap > int(gapFill*audio.Rate/time.Second) {
+	want := samples(end.Sub(s.answeredAt))
+	if gap := want - len(s.heard); gap > samples(gapFill) {
 		s.heard = append(s.heard, make([]int16, gap)...)
 	}
 }
 
-// sendSilence keeps a stream of G.711 silence going to the far end, as a
-// phone does, until told to stop or media closes. The packet writer paces it
-// at one packet per 20 ms.
-func (s *Session) sendSilence() {
-	silence := byte(0xFF) // µ-law zero
-	if s.codec.PayloadType == media.CodecAudioAlaw.PayloadType {
-		silence = 0xD5 // A-law zero
-	}
-	payload := bytes.Repeat([]byte{silence}, int(s.codec.SampleTimestamp()))
-	w := s.d.RTPPacketWriter
-	for {
-		select {
-		case <-s.stopSilent:
-			return
-		default:
-		}
-		s.writeMu.Lock()
-		_, err := w.Write(payload)
-		s.writeMu.Unlock()
-		if err != nil {
-			return
-		}
-	}
-}
-
 // writeDigit sends one key as RFC 4733 events (about 100 ms of tone, then
-// three end packets) in place of the silence stream, then moves the audio
-// clock past the event. The key counts as sent, and EventDigitSent is
-// emitted, once the first end packet went out: the far end has the key then
-// and may hang up before the redundant end packets follow.
+// three end packets) in place of the audio stream, then moves the audio
+// clock past the event; speech under way resumes after it, delayed, not
+// cut. The key counts as sent, and EventDigitSent is emitted, once the first
+// end packet went out: the far end has the key then and may hang up before
+// the redundant end packets follow.
 func (s *Session) writeDigit(key rune) (sent bool, err error) {
 	events := media.RTPDTMFEncode8000(key)
 	pt := media.CodecTelephoneEvent8000.PayloadType

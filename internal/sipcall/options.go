@@ -1,10 +1,12 @@
 package sipcall
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,10 @@ type Options struct {
 
 	// Digits are sent after the answer, each Delay after the previous one.
 	Digits []Digit
+	// Say is what the caller says: each utterance from its offset after
+	// the answer, in the call's RTP stream in place of silence. Between
+	// utterances the caller is silent again.
+	Say []Utterance
 	// HangupAfter makes the caller hang up this long after the answer;
 	// zero waits for the far end (or MaxDuration).
 	HangupAfter time.Duration
@@ -54,7 +60,7 @@ type Options struct {
 
 	// OnEvent, when set, is called for each event as it happens, one call
 	// at a time and in order. It must return quickly; it may call Hangup
-	// but not SendDigits or Wait.
+	// but not SendDigits, Say or Wait.
 	OnEvent func(Event)
 	// Logger receives diago's and sipgo's logs; nil discards them.
 	Logger *slog.Logger
@@ -67,6 +73,7 @@ type config struct {
 	port      int
 	transport string
 	codecs    []media.Codec
+	say       []Utterance // Options.Say by offset
 }
 
 func (o Options) resolve() (config, error) {
@@ -142,6 +149,16 @@ func (o Options) resolve() (config, error) {
 			return bad("digit %d: negative delay", i+1)
 		}
 	}
+	for i, u := range o.Say {
+		if u.After < 0 {
+			return bad("utterance %d: negative offset", i+1)
+		}
+		if err := checkAudio(u.Audio); err != nil {
+			return bad("utterance %d: %v", i+1, err)
+		}
+	}
+	c.say = slices.Clone(o.Say)
+	slices.SortStableFunc(c.say, func(a, b Utterance) int { return cmp.Compare(a.After, b.After) })
 	if o.HangupAfter < 0 || o.MaxDuration < 0 {
 		return bad("negative duration")
 	}

@@ -52,9 +52,11 @@ type Session struct {
 	heardMu sync.Mutex
 	heard   []int16
 
-	// writeMu serializes RTP writes: the silence stream and DTMF events
-	// share one SSRC, sequence and clock.
+	// writeMu serializes RTP writes: audio (silence or speech) and DTMF
+	// events share one SSRC, sequence and clock.
 	writeMu  sync.Mutex
+	sayMu    sync.Mutex
+	speech   []*speech  // queued to be said, under sayMu
 	digitsMu sync.Mutex // one SendDigits at a time
 	sent     []rune     // keys sent, under evMu
 
@@ -68,10 +70,11 @@ type Session struct {
 	finalCode   int
 	finalReason string
 
-	hangupReq  chan string // cause of a requested hangup
-	ending     chan struct{}
-	stopSilent chan struct{}
-	wg         sync.WaitGroup
+	hangupReq chan string // cause of a requested hangup
+	ending    chan struct{}
+	stopTalk  chan struct{}
+	talkDone  chan struct{} // closed when the caller stopped sending
+	wg        sync.WaitGroup
 
 	done   chan struct{}
 	result *Result
@@ -99,11 +102,12 @@ func dial(ctx context.Context, o Options) (*Session, *Result, error) {
 		return nil, nil, err
 	}
 	s := &Session{
-		cfg:        cfg,
-		hangupReq:  make(chan string, 1),
-		ending:     make(chan struct{}),
-		stopSilent: make(chan struct{}),
-		done:       make(chan struct{}),
+		cfg:       cfg,
+		hangupReq: make(chan string, 1),
+		ending:    make(chan struct{}),
+		stopTalk:  make(chan struct{}),
+		talkDone:  make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	s.callCtx, s.cancel = context.WithCancelCause(ctx)
 	maxTimer := time.AfterFunc(cfg.MaxDuration, func() { s.cancel(ErrMaxDuration) })
@@ -343,8 +347,9 @@ func (s *Session) challenged() bool {
 	return false
 }
 
-// answered starts media: what is heard is recorded, silence is sent so the
-// far end sees a live stream, and Options.Digits go out.
+// answered starts media: what is heard is recorded, silence (or what
+// Options.Say gives) is sent so the far end sees a live stream, and
+// Options.Digits go out.
 func (s *Session) answered() {
 	s.answeredAt = time.Now()
 	s.codec = media.CodecAudioFromSession(s.d.MediaSession())
@@ -352,7 +357,7 @@ func (s *Session) answered() {
 
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.record() }()
-	go func() { defer s.wg.Done(); s.sendSilence() }()
+	go func() { defer s.wg.Done(); s.talk() }()
 	if len(s.cfg.Digits) > 0 {
 		s.wg.Add(1)
 		go func() {
@@ -427,9 +432,9 @@ func (s *Session) hangup(cause string) error {
 // goroutines. Safe to call once, after the call has ended or failed.
 func (s *Session) release() {
 	select {
-	case <-s.stopSilent:
+	case <-s.stopTalk:
 	default:
-		close(s.stopSilent)
+		close(s.stopTalk)
 	}
 	if s.d != nil {
 		_ = s.d.Close()
@@ -491,7 +496,8 @@ func (s *Session) Events() []Event {
 	return append([]Event(nil), s.events...)
 }
 
-// Heard is a copy of what the caller has heard so far; see Result.Heard.
+// Heard is a copy of what the caller has heard so far, on the timeline of
+// Result.Heard.
 func (s *Session) Heard() audio.PCM {
 	s.heardMu.Lock()
 	defer s.heardMu.Unlock()
