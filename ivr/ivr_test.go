@@ -20,6 +20,8 @@ func TestCollect(t *testing.T) {
 	}{
 		{name: "terminator", buffered: "12#", want: Digits{"12", EndTerminator}},
 		{name: "max digits leaves the rest", buffered: "123456", want: Digits{"1234", EndMax}, left: 2},
+		{name: "terminator after a full collection is swallowed", buffered: "1234", later: "#", gap: 50 * time.Millisecond, want: Digits{"1234", EndMax}},
+		{name: "other key after a full collection stays", buffered: "12345", want: Digits{"1234", EndMax}, left: 1},
 		{name: "keys during prompt then live", buffered: "1", later: "23#", gap: 10 * time.Millisecond, want: Digits{"123", EndTerminator}},
 		{name: "no input", want: Digits{"", EndNoInput}},
 		{name: "inter-digit timeout", later: "7", want: Digits{"7", EndTimeout}},

@@ -37,6 +37,43 @@ func (k *Keys) Len() int {
 	return len(k.keys)
 }
 
+// terminatorGrace bounds the wait for a terminator after the last digit.
+const terminatorGrace = time.Second
+
+// swallowTerminator runs when a collection is full: callers press the
+// terminator out of habit anyway, and it must not cut the next prompt short.
+// It waits briefly for the next key and drops it if it is the terminator;
+// any other key stays buffered for what comes next.
+func (k *Keys) swallowTerminator(ctx context.Context, spec DigitSpec) {
+	if spec.Terminator == 0 {
+		return
+	}
+	wait := min(spec.InterTimeout, terminatorGrace)
+	if wait <= 0 {
+		wait = terminatorGrace
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		k.mu.Lock()
+		if len(k.keys) > 0 {
+			if k.keys[0] == spec.Terminator {
+				k.keys = k.keys[1:]
+			}
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		case <-k.notify:
+		}
+	}
+}
+
 // DropLast removes the newest buffered key if it is key.
 func (k *Keys) DropLast(key rune) {
 	k.mu.Lock()
@@ -76,6 +113,7 @@ func (k *Keys) Collect(ctx context.Context, spec DigitSpec) (Digits, error) {
 			}
 			got = append(got, r)
 			if spec.Max > 0 && len(got) >= spec.Max {
+				k.swallowTerminator(ctx, spec)
 				return Digits{Keys: string(got), End: EndMax}, nil
 			}
 			if !timer.Stop() {

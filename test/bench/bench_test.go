@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,14 +102,17 @@ func TestMain(m *testing.M) {
 
 // answerLatency places one call keying code and returns the time from the
 // end of the caller's # to the first audio of the spoken answer.
+var callSeq atomic.Int64
+
 func answerLatency(ctx context.Context, code trace.Code) (time.Duration, error) {
+	caller := fmt.Sprintf("1390%07d", callSeq.Add(1))
 	keys := strings.Join(strings.Split(string(code), ""), ",")
 	d, err := sipcall.ParseDigits("w200,"+keys+",#", 120*time.Millisecond)
 	if err != nil {
 		return 0, err
 	}
 	res, err := sipcall.Call(ctx, sipcall.Options{
-		Target: stack.SIPAddr(), DID: benchDID, From: "13900000000", Digits: d, MaxDuration: 60 * time.Second,
+		Target: stack.SIPAddr(), DID: benchDID, From: caller, Digits: d, MaxDuration: 60 * time.Second,
 	})
 	if err != nil {
 		return 0, err
@@ -123,18 +127,25 @@ func answerLatency(ctx context.Context, code trace.Code) (time.Duration, error) 
 		}
 	}
 	if hash < 0 {
-		return 0, fmt.Errorf("# was not sent")
+		return 0, fmt.Errorf("# was not sent: %s", lastRecord(ctx, caller))
 	}
 	for _, s := range audio.ActiveSegments(res.Heard) {
 		if s.Start >= hash {
 			return s.Start - hash, nil
 		}
 	}
+	return 0, fmt.Errorf("no answer heard after # (heard %s; %s)", res.Heard.Duration(), lastRecord(ctx, caller))
+}
+
+// lastRecord describes the call's record, for failure messages.
+func lastRecord(ctx context.Context, caller string) string {
 	var got string
-	if err := stack.DB.QueryRow(ctx, `SELECT digits || ' ' || outcome FROM call_records WHERE answered_at = (SELECT max(answered_at) FROM call_records WHERE caller_number = $1)`, "13900000000").Scan(&got); err == nil {
-		return 0, fmt.Errorf("no answer heard after # (heard %s; last record: %s)", res.Heard.Duration(), got)
+	err := stack.DB.QueryRow(ctx, `SELECT 'keyed '||digits||', outcome '||outcome||', '||error FROM call_records
+		WHERE caller_number = $1 ORDER BY started_at DESC LIMIT 1`, caller).Scan(&got)
+	if err != nil {
+		return "no record: " + err.Error()
 	}
-	return 0, fmt.Errorf("no answer heard after # (heard %s)", res.Heard.Duration())
+	return got
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
