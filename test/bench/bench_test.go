@@ -6,6 +6,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -64,6 +65,10 @@ nodes:
 `
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		os.Exit(m.Run()) // no benchmark asked for (make test): no stack needed
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	s, err := harness.Start(ctx)
 	if err != nil {
