@@ -101,8 +101,8 @@ func TestSampleHotlineCalls(t *testing.T) {
 		{"complaint", open, "2,2", []string{"describe your complaint", "record message (max 3m0s", "We have your message"}, ivr.OutcomeCompleted},
 		{"after hours", time.Date(2026, 3, 2, 21, 0, 0, 0, shanghai), "", []string{
 			"closed Mon 21:00", "服务时间是每天上午八点至晚上八点", "请在提示音后留言", "record message", "您的留言已收到",
-		}, ivr.OutcomeNoInput},
-		{"holiday", time.Date(2026, 2, 17, 10, 0, 0, 0, shanghai), "", []string{"holiday 2026-02-17", "record message"}, ivr.OutcomeNoInput},
+		}, ivr.OutcomeCompleted},
+		{"holiday", time.Date(2026, 2, 17, 10, 0, 0, 0, shanghai), "", []string{"holiday 2026-02-17", "record message"}, ivr.OutcomeCompleted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -141,7 +141,8 @@ func (r FlowResult) Digits() string { return strings.Join(r.Inputs, ",") }
 const OutcomeTransferred Outcome = "transferred"
 
 type run struct {
-	e    *Engine
+	timedOut bool // a node gave up because the caller keyed nothing
+	e        *Engine
 	ch   Channel
 	obs  Observer
 	doc  *flows.Doc
@@ -182,7 +183,7 @@ func (e *Engine) Run(ctx context.Context, ch Channel, doc *flows.Doc, vars map[s
 	}
 	if r.res.Outcome == "" {
 		r.res.Outcome = OutcomeCompleted
-		if len(r.res.Inputs) == 0 && r.res.Answered {
+		if len(r.res.Inputs) == 0 && r.timedOut {
 			r.res.Outcome = OutcomeNoInput
 		}
 	}
@@ -390,6 +391,7 @@ func (r *run) menu(ctx context.Context, name string, n *flows.Node) (string, boo
 	if err := r.answer(ctx); err != nil {
 		return "", false, err
 	}
+	lastEmpty := false
 	for attempt := 0; attempt < retries(n.Retries); attempt++ {
 		if _, err := r.play(ctx, n.Prompt, true); err != nil {
 			return "", false, err
@@ -399,6 +401,7 @@ func (r *run) menu(ctx context.Context, name string, n *flows.Node) (string, boo
 			return "", false, err
 		}
 		r.input(name, d)
+		lastEmpty = d.Keys == ""
 		if d.Keys == "" {
 			if _, err := r.play(ctx, n.NoInputPrompt, true); err != nil {
 				return "", false, err
@@ -414,6 +417,7 @@ func (r *run) menu(ctx context.Context, name string, n *flows.Node) (string, boo
 		}
 	}
 	r.obs.Branch(name, "retries exhausted", n.FailNext)
+	r.timedOut = r.timedOut || lastEmpty
 	return n.FailNext, n.FailNext == "", r.failEnd(ctx, n.FailNext)
 }
 
@@ -434,6 +438,7 @@ func (r *run) collect(ctx context.Context, name string, n *flows.Node) (string, 
 	if n.Terminator != "" {
 		term = []rune(n.Terminator)[0]
 	}
+	lastEmpty := false
 	for attempt := 0; attempt < retries(n.Retries); attempt++ {
 		if _, err := r.play(ctx, n.Prompt, true); err != nil {
 			return "", false, err
@@ -446,6 +451,7 @@ func (r *run) collect(ctx context.Context, name string, n *flows.Node) (string, 
 			return "", false, err
 		}
 		r.input(name, d)
+		lastEmpty = d.Keys == ""
 		if d.Keys == "" {
 			if _, err := r.play(ctx, n.NoInputPrompt, true); err != nil {
 				return "", false, err
@@ -471,6 +477,7 @@ func (r *run) collect(ctx context.Context, name string, n *flows.Node) (string, 
 		return n.Next, false, nil
 	}
 	r.obs.Branch(name, "retries exhausted", n.FailNext)
+	r.timedOut = r.timedOut || lastEmpty
 	return n.FailNext, n.FailNext == "", r.failEnd(ctx, n.FailNext)
 }
 

@@ -101,9 +101,9 @@ func TestEngine(t *testing.T) {
 		{name: "no input anywhere", inputs: "", now: day,
 			wantSay: []string{"caller keys nothing", "retries exhausted -> bye"}, wantOut: ivr.OutcomeNoInput},
 		{name: "night service", inputs: "", now: day.Add(12 * time.Hour),
-			wantSay: []string{"closed", "-> night", "夜间服务", "record message"}, wantOut: ivr.OutcomeNoInput, wantMsgs: 1},
+			wantSay: []string{"closed", "-> night", "夜间服务", "record message"}, wantOut: ivr.OutcomeCompleted, wantMsgs: 1},
 		{name: "holiday", inputs: "", now: time.Date(2026, 10, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)),
-			wantSay: []string{"holiday 2026-10-01", "-> night"}, wantOut: ivr.OutcomeNoInput, wantMsgs: 1},
+			wantSay: []string{"holiday 2026-10-01", "-> night"}, wantOut: ivr.OutcomeCompleted, wantMsgs: 1},
 		{name: "complaint leaves a message", inputs: "2,2", now: day,
 			wantSay: []string{"Please leave a message", "record message", "set message.recording"}, wantOut: ivr.OutcomeCompleted, wantMsgs: 1},
 	}

@@ -78,6 +78,7 @@ type Manager struct {
 
 	mu    sync.Mutex
 	calls map[string]*call // by channel ID
+	legs  map[string]*call // channels the calls dialled (transfers), by channel ID
 }
 
 // ErrForcedShutdown is the cause of calls cut off by a forced shutdown.
@@ -105,7 +106,7 @@ func New(c *ariconn.Client, records Records, pub Publisher, live Live, o Options
 	}
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Manager{ari: c, records: records, pub: pub, live: live, opts: o, log: o.Logger,
-		base: base, cancelBase: cancel, calls: map[string]*call{}}, nil
+		base: base, cancelBase: cancel, calls: map[string]*call{}, legs: map[string]*call{}}, nil
 }
 
 type call struct {
@@ -169,6 +170,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 
 // HandleEvent routes one ARI event. It never blocks on a call.
 func (m *Manager) HandleEvent(ev ari.Event) {
+	if m.routeLeg(ev) {
+		return
+	}
 	switch e := ev.(type) {
 	case *ari.StasisStart:
 		m.start(e)
@@ -244,6 +248,50 @@ func (m *Manager) Resync(ctx context.Context) {
 	}
 }
 
+// AddLeg and RemoveLeg track the channels a call dials.
+func (m *Manager) AddLeg(legID string, owner *arichan.Channel) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.calls[owner.ID()]; ok {
+		m.legs[legID] = c
+	}
+}
+
+func (m *Manager) RemoveLeg(legID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.legs, legID)
+}
+
+// routeLeg hands a dialled channel's events to the call that dialled it.
+func (m *Manager) routeLeg(ev ari.Event) bool {
+	var id string
+	switch e := ev.(type) {
+	case *ari.StasisStart:
+		id = e.Channel.ID
+	case *ari.StasisEnd:
+		id = e.Channel.ID
+	case *ari.ChannelDestroyed:
+		id = e.Channel.ID
+	case *ari.ChannelHangupRequest:
+		id = e.Channel.ID
+	case *ari.ChannelStateChange:
+		id = e.Channel.ID
+	case *ari.ChannelDtmfReceived:
+		id = e.Channel.ID
+	default:
+		return false
+	}
+	m.mu.Lock()
+	c, ok := m.legs[id]
+	m.mu.Unlock()
+	if !ok {
+		return false
+	}
+	c.ch.HandleEvent(ev)
+	return true
+}
+
 func channelOfTarget(uri string) string {
 	const p = "channel:"
 	if len(uri) > len(p) && uri[:len(p)] == p {
@@ -260,6 +308,15 @@ func (m *Manager) lookup(channelID string) *call {
 
 func (m *Manager) start(e *ari.StasisStart) {
 	chd := e.Channel
+	if len(e.Args) > 0 && e.Args[0] == "dialed" {
+		// A channel a call dialled whose call is gone: nobody to connect it to.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.CleanupTimeout)
+			defer cancel()
+			_ = m.ari.Hangup(ctx, chd.ID, "normal")
+		}()
+		return
+	}
 	rec := cdr.Record{
 		CallID:    uuid.NewString(),
 		ChannelID: chd.ID,
@@ -283,6 +340,7 @@ func (m *Manager) start(e *ari.StasisStart) {
 		ctx: ctx, cancel: cancel, log: log,
 		destroyed: make(chan struct{}),
 	}
+	c.ch.SetLegs(m)
 	m.mu.Lock()
 	m.calls[chd.ID] = c
 	m.mu.Unlock()
@@ -495,6 +553,14 @@ func (a *answerHook) Record(ctx context.Context, spec ivr.RecordSpec) (ivr.Recor
 		return ivr.Recording{}, ivr.ErrUnsupported
 	}
 	return r.Record(ctx, spec)
+}
+
+func (a *answerHook) Transfer(ctx context.Context, to string, timeout time.Duration) error {
+	t, ok := a.Channel.(ivr.Transferer)
+	if !ok {
+		return ivr.ErrUnsupported
+	}
+	return t.Transfer(ctx, to, timeout)
 }
 
 // flowLog logs a flow's steps on the call's logger and publishes its inputs.

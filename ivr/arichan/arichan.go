@@ -40,6 +40,8 @@ type Channel struct {
 	playbacks map[string]chan struct{} // playback ID → closed when finished
 	records   map[string]chan recDone  // recording name → its end
 	hungUp    bool                     // we sent the hangup
+	legs      Legs
+	leg       *leg
 	onKey     func(rune)
 }
 
@@ -58,6 +60,9 @@ func (c *Channel) OnKey(f func(rune)) {
 
 // HandleEvent takes the channel's DTMF and playback events.
 func (c *Channel) HandleEvent(ev ari.Event) {
+	if c.handleLeg(ev) {
+		return
+	}
 	switch e := ev.(type) {
 	case *ari.ChannelDtmfReceived:
 		r := []rune(e.Digit)

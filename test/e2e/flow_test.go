@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/internal/audio"
+	"github.com/ccd-platform/ccd/internal/sipagent"
 	"github.com/ccd-platform/ccd/internal/sipcall"
 	"github.com/ccd-platform/ccd/ivr"
 	"github.com/ccd-platform/ccd/ivr/tts"
@@ -477,4 +478,88 @@ func TestTracePlatformDownSpokenUnavailable(t *testing.T) {
 	if s := heardSaid(t, res.Heard, "en", "The service is unavailable, please try later."); s < 0.7 {
 		t.Errorf("unavailable answer not heard (%.2f)", s)
 	}
+}
+
+// A flow's transfer node rings an agent's phone; on answer caller and agent
+// talk; when the agent hangs up the call ends as transferred. An agent who
+// does not take the call sends the caller down the flow's next branch.
+func TestTransferToAgent(t *testing.T) {
+	ctx := ctxFor(t, 120*time.Second)
+	const did = "4006005000"
+	src := []byte(`name: e2e-transfer
+languages: [en]
+default_language: en
+start: hello
+nodes:
+  hello:
+    type: play
+    prompt: {text: {en: "Connecting you to an agent."}}
+    next: agent
+  agent:
+    type: transfer
+    to: PJSIP/1001
+    timeout: 8s
+    next: busy
+  busy:
+    type: hangup
+    prompt: {text: {en: "Sorry, all our agents are busy."}}
+`)
+	publish(t, "e2e-transfer", src, did)
+	agent, err := sipagent.Start(ctx, sipagent.Options{
+		Registrar: stack.SIPAddr(), User: "1001", Password: stack.Asterisk.AgentPasswords["1001"],
+		Behaviour: sipagent.Behaviour{AnswerAfter: 500 * time.Millisecond, HangupAfter: 5 * time.Second},
+		Play:      sipagent.ToneBursts(1300),
+	})
+	if err != nil {
+		t.Fatalf("agent phone: %v", err)
+	}
+	t.Cleanup(func() { _ = agent.Close(context.Background()) })
+
+	t.Run("answered", func(t *testing.T) {
+		caller := callerNumber()
+		said := spoken(t, "en", "Hello, I would like to ask about a package of pork.")
+		res, err := sipcall.Call(ctx, sipcall.Options{
+			Target: stack.SIPAddr(), DID: did, From: caller, MaxDuration: 40 * time.Second,
+			Say: []sipcall.Utterance{{After: 4 * time.Second, Audio: said}},
+		})
+		if err != nil || !res.Answered {
+			t.Fatalf("call: %v %+v", err, res)
+		}
+		call, err := agent.WaitCall(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ended, rec := waitEnded(t, ctx, caller)
+		if ended.Outcome != "transferred" || rec.Outcome != "transferred" {
+			t.Errorf("outcome %s / %s, want transferred", ended.Outcome, rec.Outcome)
+		}
+		if call.From() != caller {
+			t.Errorf("agent saw caller %q, want %q", call.From(), caller)
+		}
+		// Two-way audio: the caller hears the agent's tone, the agent hears the caller.
+		tone := sipagent.ToneBursts(1300)
+		if m, err := audio.CrossCorrelate(res.Heard, tone, tone.Duration()*8/10); err != nil || m.Score < 0.7 {
+			t.Errorf("caller did not hear the agent: %+v %v", m, err)
+		}
+		if m, err := audio.CrossCorrelate(call.Heard(), said, said.Duration()*8/10); err != nil || m.Score < 0.7 {
+			t.Errorf("agent did not hear the caller: %+v %v", m, err)
+		}
+	})
+	t.Run("busy", func(t *testing.T) {
+		if err := agent.SetBehaviour(sipagent.Behaviour{Reject: 486}); err != nil {
+			t.Fatal(err)
+		}
+		caller := callerNumber()
+		res, err := sipcall.Call(ctx, sipcall.Options{Target: stack.SIPAddr(), DID: did, From: caller, MaxDuration: 40 * time.Second})
+		if err != nil || !res.Answered {
+			t.Fatalf("call: %v %+v", err, res)
+		}
+		_, ended, _ := waitEnded(t, ctx, caller)
+		if ended.Outcome != "completed" {
+			t.Errorf("outcome %s", ended.Outcome)
+		}
+		if s := heardSaid(t, res.Heard, "en", "Sorry, all our agents are busy."); s < 0.7 {
+			t.Errorf("busy branch not heard (%.2f)", s)
+		}
+	})
 }
