@@ -194,9 +194,7 @@ func (a *App) openSpeech(ctx context.Context) (*tts.Speaker, error) {
 	case "http":
 		engine, err = tts.NewHTTP(a.cfg.TTS.URL, tts.HTTPTimeout(a.cfg.TTS.Timeout))
 	default:
-		// Debian's plain cmn voice reads Chinese characters as pinyin spelled
-		// out in English; cmn-latn-pinyin speaks them.
-		engine, err = tts.NewEspeak(ctx, tts.EspeakTimeout(a.cfg.TTS.Timeout), tts.EspeakVoice("zh", "cmn-latn-pinyin"))
+		engine, err = tts.NewEspeak(ctx, tts.EspeakTimeout(a.cfg.TTS.Timeout))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tts.engine %s: %w", a.cfg.TTS.Engine, err)

@@ -82,8 +82,10 @@ var voiceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$`)
 // every language; ctx bounds these checks.
 func NewEspeak(ctx context.Context, opts ...EspeakOption) (*Espeak, error) {
 	e := &Espeak{
-		bin:     "espeak-ng",
-		voices:  map[string]string{"zh": "cmn", "en": "en-us"},
+		bin: "espeak-ng",
+		// Debian's plain cmn voice reads Chinese characters as pinyin spelled
+		// out in English; cmn-latn-pinyin speaks them.
+		voices:  map[string]string{"zh": "cmn-latn-pinyin", "en": "en-us"},
 		rate:    160,
 		pitch:   50,
 		peak:    DefaultPeak,

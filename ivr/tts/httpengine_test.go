@@ -41,7 +41,7 @@ func (s *espeakService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, req)
 	s.headers = append(s.headers, r.Header.Clone())
 	s.mu.Unlock()
-	voice := map[string]string{"zh": "cmn", "en": "en-us"}[req.Lang]
+	voice := map[string]string{"zh": "cmn-latn-pinyin", "en": "en-us"}[req.Lang]
 	if req.Voice != "" {
 		voice = req.Voice
 	}

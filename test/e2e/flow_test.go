@@ -101,7 +101,7 @@ func spoken(t *testing.T, lang, text string) audio.PCM {
 	t.Helper()
 	espeakOnce.Do(func() {
 		var err error
-		espeak, err = tts.NewEspeak(context.Background(), tts.EspeakVoice("zh", "cmn-latn-pinyin"))
+		espeak, err = tts.NewEspeak(context.Background())
 		if err != nil {
 			t.Fatalf("espeak-ng: %v", err)
 		}

@@ -29,35 +29,16 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "ttse2e: must run as root (Asterisk runs chrooted; PostgreSQL and Redis run as their own users)")
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
 	if engine, err = tts.NewEspeak(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ttse2e: %v\n", err)
 		return 1
 	}
-	start := time.Now()
-	s, err := harness.Start(ctx)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ttse2e: the private stack did not start: %v\n", err)
-		if s != nil {
-			fmt.Fprintf(os.Stderr, "ccd log:\n%s\n", s.LogTail(40))
-			s.Close()
-		}
-		return 1
-	}
-	defer s.Close()
-	fmt.Printf("ttse2e: private stack up in %s (SIP %s, ARI %s, dir %s); TTS engine %s\n",
-		time.Since(start).Round(time.Millisecond), s.SIPAddr(), s.Asterisk.ARIURL, s.Dir, engine.Name())
-	stack = s
-	cacheDir = filepath.Join(s.Dir, "tts")
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "ccd log (tail):\n%s\n", s.LogTail(60))
-	}
-	return code
+	return harness.Main(m, "ttse2e", &stack, func(s *harness.Stack) error {
+		cacheDir = filepath.Join(s.Dir, "tts")
+		fmt.Printf("ttse2e: TTS engine %s\n", engine.Name())
+		return nil
+	})
 }
