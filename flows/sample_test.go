@@ -80,12 +80,13 @@ func TestSampleHotlineCalls(t *testing.T) {
 	}{
 		{"trace code in English", open, "2,1,6901234567892#,9,0", []string{
 			`say "您好，欢迎致电食品安全追溯服务热线。"`, // in the default language until the caller chooses
-			"open Mon 10:00",
 			"set language = \"en\"",
 			"Please enter the trace code",
 			"Product: pork loin. Batch: B20260301.", "Origin: Green Valley farm", "Retailer: Corner store.",
 			"To check another code press 1",
 			"key 9 -> main",
+			"key 0 -> hours",
+			"open Mon 10:00",
 			"transfer to PJSIP/1001",
 		}, ivr.OutcomeTransferred},
 		{"trace code in Chinese, then goodbye", open, "1,1,6901234567892#,5", []string{
@@ -99,10 +100,13 @@ func TestSampleHotlineCalls(t *testing.T) {
 			"lookup failed", "the traceability service is unavailable, please try later", "Goodbye.",
 		}, ivr.OutcomeCompleted},
 		{"complaint", open, "2,2", []string{"describe your complaint", "record message (max 3m0s", "We have your message"}, ivr.OutcomeCompleted},
-		{"after hours", time.Date(2026, 3, 2, 21, 0, 0, 0, shanghai), "", []string{
-			"closed Mon 21:00", "服务时间是每天上午八点至晚上八点", "请在提示音后留言", "record message", "您的留言已收到",
+		{"agent after hours", time.Date(2026, 3, 2, 21, 0, 0, 0, shanghai), "1,0", []string{
+			"key 0 -> hours", "closed Mon 21:00", "服务时间是每天上午八点至晚上八点", "请在提示音后留言", "record message", "您的留言已收到",
 		}, ivr.OutcomeCompleted},
-		{"holiday", time.Date(2026, 2, 17, 10, 0, 0, 0, shanghai), "", []string{"holiday 2026-02-17", "record message"}, ivr.OutcomeCompleted},
+		{"self-service after hours", time.Date(2026, 3, 2, 23, 0, 0, 0, shanghai), "2,1,6901234567892#,5", []string{
+			"Product: pork loin",
+		}, ivr.OutcomeCompleted},
+		{"agent on a holiday", time.Date(2026, 2, 17, 10, 0, 0, 0, shanghai), "1,0", []string{"holiday 2026-02-17", "record message"}, ivr.OutcomeCompleted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
