@@ -155,7 +155,7 @@ func Default() Config {
 			URL:            "http://127.0.0.1:8088",
 			User:           "ccd",
 			App:            "ccd",
-			RequestTimeout: 5 * time.Second,
+			RequestTimeout: 15 * time.Second,
 			ReconnectMin:   200 * time.Millisecond,
 			ReconnectMax:   10 * time.Second,
 		},

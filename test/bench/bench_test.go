@@ -79,6 +79,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	stack = s
+	if d, err := time.ParseDuration(os.Getenv("BENCH_ARI_TIMEOUT")); err == nil {
+		s.Config.ARI.RequestTimeout = d
+		if err := s.RestartCCD(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			s.Close()
+			os.Exit(1)
+		}
+	}
 	recs := trace.Generate(400, 11)
 	if err := trace.NewPGCatalog(s.DB).Upsert(ctx, recs...); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: catalog: %v\n", err)
