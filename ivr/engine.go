@@ -143,11 +143,11 @@ const OutcomeTransferred Outcome = "transferred"
 type run struct {
 	timedOut bool // a node gave up because the caller keyed nothing
 	e        *Engine
-	ch   Channel
-	obs  Observer
-	doc  *flows.Doc
-	vars map[string]string
-	res  *FlowResult
+	ch       Channel
+	obs      Observer
+	doc      *flows.Doc
+	vars     map[string]string
+	res      *FlowResult
 }
 
 // Run executes doc on ch from its start node. vars seeds the variables
