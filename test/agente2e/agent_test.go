@@ -161,7 +161,7 @@ func TestAgentHearsPrompt(t *testing.T) {
 			if err := app.Play(ctx, chID, pb, "sound:hello-world"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := app.wait(ctx, "PlaybackFinished "+pb, func(e ari.Event) bool {
+			if _, err := app.Wait(ctx, "PlaybackFinished "+pb, func(e ari.Event) bool {
 				p, ok := e.(*ari.PlaybackFinished)
 				return ok && p.Playback.ID == pb
 			}); err != nil {

@@ -2,11 +2,9 @@ package agente2e
 
 import (
 	"context"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/ccd-platform/ccd/internal/ariconn"
 	"github.com/ccd-platform/ccd/internal/audio"
 	"github.com/ccd-platform/ccd/internal/sipagent"
+	"github.com/ccd-platform/ccd/test/harness"
 )
 
 // testApp is the Stasis application the tests originate into, so that ccd's
@@ -54,18 +53,15 @@ func startAgent(t *testing.T, ctx context.Context, id string, o sipagent.Options
 // ariApp is an ARI client of the test application that keeps every event.
 type ariApp struct {
 	*ariconn.Client
-	mu     sync.Mutex
-	events []ari.Event
-	notify chan struct{}
+	harness.Log[ari.Event]
 }
 
-// startARI connects the test application with the stack's ARI credentials.
 func startARI(t *testing.T) *ariApp {
 	t.Helper()
-	app := &ariApp{notify: make(chan struct{})}
+	app := &ariApp{}
 	c, err := ariconn.New(ariconn.Options{
 		URL: stack.Asterisk.ARIURL, User: stack.Asterisk.ARIUser, Password: stack.Asterisk.ARIPassword,
-		App: testApp, OnEvent: app.add,
+		App: testApp, OnEvent: app.Add,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,38 +82,9 @@ func startARI(t *testing.T) *ariApp {
 	return app
 }
 
-func (a *ariApp) add(e ari.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-	close(a.notify)
-	a.notify = make(chan struct{})
-}
-
-// wait returns the first event, from the start of the log, that match accepts.
-func (a *ariApp) wait(ctx context.Context, what string, match func(ari.Event) bool) (ari.Event, error) {
-	seen := 0
-	for {
-		a.mu.Lock()
-		evs, ch := a.events[seen:], a.notify
-		seen = len(a.events)
-		a.mu.Unlock()
-		for _, e := range evs {
-			if match(e) {
-				return e, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s not seen: %w", what, context.Cause(ctx))
-		case <-ch:
-		}
-	}
-}
-
 func (a *ariApp) waitStasisStart(t *testing.T, ctx context.Context, channelID string) {
 	t.Helper()
-	if _, err := a.wait(ctx, "StasisStart of "+channelID, func(e ari.Event) bool {
+	if _, err := a.Wait(ctx, "StasisStart of "+channelID, func(e ari.Event) bool {
 		s, ok := e.(*ari.StasisStart)
 		return ok && s.Channel.ID == channelID
 	}); err != nil {
@@ -127,7 +94,7 @@ func (a *ariApp) waitStasisStart(t *testing.T, ctx context.Context, channelID st
 
 func (a *ariApp) waitDestroyed(t *testing.T, ctx context.Context, channelID string) *ari.ChannelDestroyed {
 	t.Helper()
-	e, err := a.wait(ctx, "ChannelDestroyed of "+channelID, func(e ari.Event) bool {
+	e, err := a.Wait(ctx, "ChannelDestroyed of "+channelID, func(e ari.Event) bool {
 		d, ok := e.(*ari.ChannelDestroyed)
 		return ok && d.Channel.ID == channelID
 	})

@@ -342,12 +342,8 @@ func Eventually(ctx context.Context, timeout time.Duration, fn func() error) err
 
 // EventLog records every call event published on the bus.
 type EventLog struct {
-	nc  *nats.Conn
-	sub *nats.Subscription
-
-	mu     sync.Mutex
-	events []cti.Envelope
-	notify chan struct{}
+	Log[cti.Envelope]
+	nc *nats.Conn
 }
 
 func newEventLog(url string) (*EventLog, error) {
@@ -355,23 +351,17 @@ func newEventLog(url string) (*EventLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &EventLog{nc: nc, notify: make(chan struct{})}
-	l.sub, err = nc.Subscribe(cti.AllCallEvents(), func(m *nats.Msg) {
+	l := &EventLog{nc: nc}
+	_, err = nc.Subscribe(cti.AllCallEvents(), func(m *nats.Msg) {
 		var env cti.Envelope
-		if err := json.Unmarshal(m.Data, &env); err != nil {
-			return
+		if json.Unmarshal(m.Data, &env) == nil {
+			l.Add(env)
 		}
-		l.mu.Lock()
-		l.events = append(l.events, env)
-		close(l.notify)
-		l.notify = make(chan struct{})
-		l.mu.Unlock()
 	})
-	if err != nil {
-		nc.Close()
-		return nil, err
+	if err == nil {
+		err = nc.Flush()
 	}
-	if err := nc.Flush(); err != nil {
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -381,40 +371,11 @@ func newEventLog(url string) (*EventLog, error) {
 // Close unsubscribes.
 func (l *EventLog) Close() { l.nc.Close() }
 
-// All returns the events so far.
-func (l *EventLog) All() []cti.Envelope {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]cti.Envelope(nil), l.events...)
-}
-
-// Wait returns the first event (from the start of the log) that match
-// accepts, waiting for it until ctx ends.
-func (l *EventLog) Wait(ctx context.Context, match func(cti.Envelope) bool) (cti.Envelope, error) {
-	seen := 0
-	for {
-		l.mu.Lock()
-		evs, ch := l.events[seen:], l.notify
-		seen = len(l.events)
-		l.mu.Unlock()
-		for _, e := range evs {
-			if match(e) {
-				return e, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return cti.Envelope{}, fmt.Errorf("event not seen: %w", context.Cause(ctx))
-		case <-ch:
-		}
-	}
-}
-
 // WaitCall returns the event of type typ (e.g. "call.ended") whose payload
 // field caller or call_id matches: pass the caller number to find a call
 // placed by a test, then use its call ID.
 func (l *EventLog) WaitCall(ctx context.Context, typ, callID string) (cti.Envelope, error) {
-	return l.Wait(ctx, func(e cti.Envelope) bool {
+	return l.Wait(ctx, typ+" of call "+callID, func(e cti.Envelope) bool {
 		if e.Type != typ {
 			return false
 		}
@@ -428,7 +389,7 @@ func (l *EventLog) WaitCall(ctx context.Context, typ, callID string) (cti.Envelo
 // WaitStarted returns the call.started event of a call from caller.
 func (l *EventLog) WaitStarted(ctx context.Context, caller string) (cti.CallStarted, error) {
 	var cs cti.CallStarted
-	_, err := l.Wait(ctx, func(e cti.Envelope) bool {
+	_, err := l.Wait(ctx, "call.started from "+caller, func(e cti.Envelope) bool {
 		if e.Type != "call.started" {
 			return false
 		}
