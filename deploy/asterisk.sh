@@ -30,6 +30,9 @@
 #                                           a caller from another source as the trunk
 #   AGENTS ["1001 1002 1003"]               agent SIP endpoints (register as id, generated password)
 #   RTP_START [10000] RTP_END [20000]       RTP port range
+#   MEDIA_ADDRESS [SIP_BIND]                address RTP binds to and announces in SDP; required
+#                                           when SIP_BIND is 0.0.0.0 (Asterisk would otherwise
+#                                           look its own address up, in DNS, for every call)
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true
 
@@ -321,8 +324,13 @@ cmd_configure() {
 	local auth_user=${TRUNK_AUTH_USER:-} auth_password=${TRUNK_AUTH_PASSWORD:-}
 	local agents=${AGENTS-1001 1002 1003}
 	local rtp_start=${RTP_START:-10000} rtp_end=${RTP_END:-20000}
+	local media_address=${MEDIA_ADDRESS:-$sip_bind}
 
 	valid_ip SIP_BIND "$sip_bind"
+	valid_ip MEDIA_ADDRESS "$media_address"
+	case $media_address in
+	0.0.0.0 | ::) die "MEDIA_ADDRESS must be the address callers send RTP to (set it when SIP_BIND is $sip_bind)" ;;
+	esac
 	valid_port SIP_PORT "$sip_port"
 	valid_ip HTTP_BIND "$http_bind"
 	valid_port HTTP_PORT "$http_port"
@@ -382,7 +390,7 @@ cmd_configure() {
 		[SIP_BIND]=$sip_bind [SIP_PORT]=$sip_port [SIP_HOSTPORT]=$(hostport "$sip_bind" "$sip_port")
 		[HTTP_BIND]=$http_bind [HTTP_PORT]=$http_port
 		[ARI_APP]=$app [ARI_USER]=$ari_user [ARI_PASSWORD]=$ari_password
-		[RTP_START]=$rtp_start [RTP_END]=$rtp_end
+		[RTP_START]=$rtp_start [RTP_END]=$rtp_end [MEDIA_ADDRESS]=$media_address
 		[MODULE_DIR]=$moddir
 		[TRUNK_ALLOW]=$(IFS=,; printf '%s' "${allow[*]}")
 	)

@@ -49,6 +49,8 @@ type Options struct {
 	Agents []string
 	// RTPStart and RTPEnd bound the RTP port range; default 10000-20000.
 	RTPStart, RTPEnd int
+	// MediaAddress is where RTP binds and what SDP announces; default SIPBind.
+	MediaAddress string
 	// StartTimeout bounds how long Start waits for Asterisk and ARI; default 60s.
 	StartTimeout time.Duration
 	// Env holds extra KEY=VALUE entries for the script (DEBIAN_MIRROR, for
@@ -80,7 +82,7 @@ type Instance struct {
 // settingKeys are the script's instance settings; they come from Options only.
 var settingKeys = []string{
 	"SIP_BIND", "SIP_PORT", "HTTP_BIND", "HTTP_PORT", "ARI_APP", "TRUNK_ALLOW",
-	"TRUNK_AUTH_USER", "TRUNK_AUTH_PASSWORD", "AGENTS", "RTP_START", "RTP_END",
+	"TRUNK_AUTH_USER", "TRUNK_AUTH_PASSWORD", "AGENTS", "RTP_START", "RTP_END", "MEDIA_ADDRESS",
 }
 
 // FindScript returns deploy/asterisk.sh of the repository that contains the
@@ -297,6 +299,7 @@ func (o Options) configureEnv() ([]string, error) {
 	set("TRUNK_ALLOW", strings.Join(o.TrunkAllow, ","))
 	set("TRUNK_AUTH_USER", o.TrunkAuthUser)
 	set("TRUNK_AUTH_PASSWORD", o.TrunkAuthPassword)
+	set("MEDIA_ADDRESS", o.MediaAddress)
 	for _, a := range o.Agents {
 		if a == "" || strings.ContainsFunc(a, unicode.IsSpace) {
 			return nil, fmt.Errorf("%w: agent id %q", ErrInvalidOptions, a)
