@@ -1,0 +1,241 @@
+// Package acd holds the automatic call distribution domain: agents and their
+// states, queues with routing strategies, waiting calls and the reservations
+// that bind a call to an agent while it is offered. Live state is kept by a
+// Store (acd/redisstore); this package holds the types, rules and the small
+// interfaces the dispatcher consumes.
+package acd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Typed identifiers: swapped arguments fail to compile.
+type (
+	AgentID string
+	QueueID string
+	CallID  string
+	Skill   string
+)
+
+// Skill levels range from MinLevel to MaxLevel.
+const (
+	MinLevel = 1
+	MaxLevel = 5
+)
+
+// Priorities range from 0 (normal) to MaxPriority (most urgent).
+const MaxPriority = 20
+
+// State is an agent's routing state.
+type State string
+
+const (
+	LoggedOut State = "logged_out"
+	Available State = "available"
+	Reserved  State = "reserved" // a call is being offered to the agent
+	OnCall    State = "on_call"
+	WrapUp    State = "wrap_up"
+	Paused    State = "paused"
+)
+
+// States lists every state, in a stable order.
+var States = []State{LoggedOut, Available, Reserved, OnCall, WrapUp, Paused}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	_, ok := transitions[s]
+	return ok
+}
+
+// transitions is the one table of allowed agent state changes. The Redis
+// store embeds it into its scripts, so Go and Lua can never disagree.
+var transitions = map[State][]State{
+	LoggedOut: {Available, Paused},
+	Available: {Reserved, OnCall, Paused, LoggedOut},  // on_call: direct or outbound call
+	Reserved:  {OnCall, Available, Paused, LoggedOut}, // answered, rejected, no answer, forced out
+	OnCall:    {WrapUp, Available},
+	WrapUp:    {Available, Paused, LoggedOut},
+	Paused:    {Available, LoggedOut},
+}
+
+// CanTransition reports whether an agent may move from one state to another.
+// Staying in the same state is not a transition.
+func CanTransition(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Transitions returns the allowed target states of from.
+func Transitions(from State) []State {
+	return append([]State(nil), transitions[from]...)
+}
+
+// IllegalTransition returns ErrIllegalTransition wrapped with from → to.
+func IllegalTransition(agent AgentID, from, to State) error {
+	return fmt.Errorf("%w: agent %s: %s → %s", ErrIllegalTransition, agent, from, to)
+}
+
+// Strategy selects among the available agents that satisfy a call's skills.
+type Strategy string
+
+const (
+	// LongestIdle picks the agent idle the longest (the default).
+	LongestIdle Strategy = "longest_idle"
+	// BestSkill picks the highest sum of levels in the required skills,
+	// then the longest idle.
+	BestSkill Strategy = "best_skill"
+	// FewestAnswered picks the fewest calls answered today (UTC), then the
+	// longest idle.
+	FewestAnswered Strategy = "fewest_answered"
+	// RoundRobin walks agents circularly in (rank, id) order, starting after
+	// the agent picked last in this queue.
+	RoundRobin Strategy = "round_robin"
+	// Linear always picks the lowest (rank, id).
+	Linear Strategy = "linear"
+)
+
+// Valid reports whether s is a known strategy.
+func (s Strategy) Valid() bool {
+	switch s {
+	case LongestIdle, BestSkill, FewestAnswered, RoundRobin, Linear:
+		return true
+	}
+	return false
+}
+
+// Queue is a queue's routing configuration.
+type Queue struct {
+	ID       QueueID
+	Strategy Strategy // empty means LongestIdle
+	// PriorityStep is the waiting time one priority level is worth (aging):
+	// a call of priority p enqueued at t is ordered as if enqueued at
+	// t - p*PriorityStep. Zero means strict priority, then arrival order.
+	PriorityStep time.Duration
+}
+
+// Requirement asks for a skill at a minimum level.
+type Requirement struct {
+	Skill    Skill
+	MinLevel int
+}
+
+// Call is a call to be queued.
+type Call struct {
+	ID       CallID
+	Queue    QueueID
+	Priority int           // 0..MaxPriority, higher is served first
+	Skills   []Requirement // all must be met; none means any agent
+}
+
+// Agent is an agent's live routing state.
+type Agent struct {
+	ID            AgentID
+	State         State
+	StateSince    time.Time
+	IdleSince     time.Time
+	AnsweredToday int
+	Rank          int // order for linear and round robin; lower first
+	Skills        map[Skill]int
+	Call          CallID // the reserved or connected call, if any
+}
+
+// Login brings an agent into routing with its skills.
+type Login struct {
+	Agent  AgentID
+	Rank   int
+	Skills map[Skill]int // levels MinLevel..MaxLevel
+	Paused bool          // log in paused instead of available
+}
+
+// Assignment is the outcome of a pick: the call is reserved for the agent.
+type Assignment struct {
+	Queue QueueID
+	Call  CallID
+	Agent AgentID
+}
+
+// Outcome ends a reservation.
+type Outcome string
+
+const (
+	// Answered: the agent took the call; the agent is on_call.
+	Answered Outcome = "answered"
+	// Rejected: the agent declined; the agent is available again and the
+	// call waits again at its old place, never offered to this agent again.
+	Rejected Outcome = "rejected"
+	// NoAnswer: the offer timed out; the agent is paused and the call waits
+	// again at its old place, never offered to this agent again.
+	NoAnswer Outcome = "no_answer"
+)
+
+// Valid reports whether o is a known outcome.
+func (o Outcome) Valid() bool { return o == Answered || o == Rejected || o == NoAnswer }
+
+// Store is what the dispatcher needs from the live routing state. Every
+// method is atomic against other dispatchers sharing the same state.
+type Store interface {
+	Enqueue(ctx context.Context, c Call) error
+	// Dequeue removes a call wherever it is (waiting or reserved, freeing the
+	// agent) and returns the freed agent, if any.
+	Dequeue(ctx context.Context, call CallID) (AgentID, error)
+	// Pick reserves the best available agent for the first waiting call of
+	// the queue that can be served. ErrNoCall or ErrNoAgent otherwise.
+	Pick(ctx context.Context, queue QueueID) (Assignment, error)
+	Release(ctx context.Context, call CallID, o Outcome) (AgentID, error)
+	// Reap ends reservations whose deadline passed (a dispatcher died
+	// mid-offer): the agent becomes available, the call waits again.
+	Reap(ctx context.Context) (int, error)
+}
+
+// Agents is what the agent desktop needs: login, logout and state changes.
+type Agents interface {
+	Login(ctx context.Context, l Login) error
+	SetState(ctx context.Context, agent AgentID, to State) (from State, err error)
+	Agent(ctx context.Context, agent AgentID) (Agent, error)
+}
+
+// ValidateCall checks a call before it is queued.
+func ValidateCall(c Call) error {
+	if c.ID == "" || c.Queue == "" {
+		return fmt.Errorf("%w: call and queue ids are required", ErrInvalid)
+	}
+	if c.Priority < 0 || c.Priority > MaxPriority {
+		return fmt.Errorf("%w: priority %d out of 0..%d", ErrInvalid, c.Priority, MaxPriority)
+	}
+	for _, r := range c.Skills {
+		if err := validSkill(r.Skill, r.MinLevel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateLogin checks a login.
+func ValidateLogin(l Login) error {
+	if l.Agent == "" {
+		return fmt.Errorf("%w: agent id is required", ErrInvalid)
+	}
+	for s, lv := range l.Skills {
+		if err := validSkill(s, lv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validSkill(s Skill, level int) error {
+	if s == "" || strings.ContainsAny(string(s), " \t\r\n") {
+		return fmt.Errorf("%w: skill name %q", ErrInvalid, s)
+	}
+	if level < MinLevel || level > MaxLevel {
+		return fmt.Errorf("%w: skill %s level %d out of %d..%d", ErrInvalid, s, level, MinLevel, MaxLevel)
+	}
+	return nil
+}
