@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -13,6 +11,8 @@ import (
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/ccd-platform/ccd/internal/sipua"
 )
 
 // registerTimeout bounds one registration refresh.
@@ -118,38 +118,15 @@ func (a *Agent) listen() error {
 	return a.awaitListener()
 }
 
-// awaitListener learns the bound port and, for UDP, waits until requests
-// can leave from the listening socket. diago's ServeBackground returns once
-// the socket is bound, but sipgo adds it to its connection pool a moment
-// later in the serving goroutine; a REGISTER sent before that makes sipgo
-// bind a second socket to the same port and fail with "address already in
-// use". The port is read from the Contact diago would register with; no
-// request is sent.
+// awaitListener learns the bound port and waits until requests can leave
+// from the listening socket (see sipua.AwaitListener).
 func (a *Agent) awaitListener() error {
-	uri := sip.Uri{Scheme: "sip", Host: a.cfg.BindHost, UriParams: sip.NewParams()}
-	uri.UriParams.Add("transport", a.cfg.transport)
-	rt, err := a.dg.RegisterTransaction(context.Background(), uri, diago.RegisterOptions{})
+	addr, err := sipua.AwaitListener(a.dg, a.ua, sip.Uri{Scheme: "sip", Host: a.cfg.BindHost}, a.cfg.BindHost, a.cfg.transport)
 	if err != nil {
-		return fmt.Errorf("sipagent: listen port: %w", err)
+		return fmt.Errorf("sipagent: %w", err)
 	}
-	c := rt.Origin.Contact()
-	if c == nil || c.Address.Port == 0 {
-		return errors.New("sipagent: listen port unknown")
-	}
-	a.addr = net.JoinHostPort(a.cfg.BindHost, strconv.Itoa(c.Address.Port))
-	if a.cfg.transport != "udp" {
-		return nil // TCP requests leave from their own connection
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if _, err := a.ua.TransportLayer().GetConnection("udp", a.addr); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sipagent: listener %s not ready", a.addr)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	a.addr = addr
+	return nil
 }
 
 // Addr is where the phone listens for SIP, "ip:port", on its transport.

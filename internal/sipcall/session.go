@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccd-platform/ccd/internal/audio"
+	"github.com/ccd-platform/ccd/internal/sipua"
 )
 
 // Who hung up, in Result.HungUpBy.
@@ -175,38 +174,17 @@ func (s *Session) start() error {
 	return s.awaitListener()
 }
 
-// awaitListener waits until requests can go out from the listening socket.
-// diago's ServeBackground returns when the socket is bound, but sipgo adds a
-// UDP listener to its connection pool a moment later, in the serving
-// goroutine; an INVITE sent before that makes sipgo bind a second socket to
-// the same port and fail with "address already in use".
+// awaitListener waits until requests can go out from the listening socket
+// (see sipua.AwaitListener).
 func (s *Session) awaitListener() error {
 	if s.cfg.transport != "udp" {
 		return nil // TCP requests leave from their own ephemeral socket
 	}
-	// The bound port, read from the Contact diago would register with; no
-	// request is sent.
-	uri := sip.Uri{Scheme: "sip", Host: s.cfg.host, Port: s.cfg.port, UriParams: sip.NewParams()}
-	uri.UriParams.Add("transport", s.cfg.transport)
-	rt, err := s.dg.RegisterTransaction(context.Background(), uri, diago.RegisterOptions{})
-	if err != nil {
-		return fmt.Errorf("sipcall: listen port: %w", err)
+	target := sip.Uri{Scheme: "sip", Host: s.cfg.host, Port: s.cfg.port}
+	if _, err := sipua.AwaitListener(s.dg, s.ua, target, s.cfg.BindHost, s.cfg.transport); err != nil {
+		return fmt.Errorf("sipcall: %w", err)
 	}
-	c := rt.Origin.Contact()
-	if c == nil || c.Address.Port == 0 {
-		return errors.New("sipcall: listen port unknown")
-	}
-	laddr := net.JoinHostPort(s.cfg.BindHost, strconv.Itoa(c.Address.Port))
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if _, err := s.ua.TransportLayer().GetConnection(s.cfg.transport, laddr); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sipcall: listener %s not ready", laddr)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	return nil
 }
 
 // watchRequests sees every request reaching this caller; it notes the far
