@@ -3,14 +3,13 @@ package sipagent_test
 import (
 	"context"
 	"errors"
-	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ccd-platform/ccd/internal/audio"
+	"github.com/ccd-platform/ccd/internal/leakcheck"
 	"github.com/ccd-platform/ccd/internal/sipagent"
 	"github.com/ccd-platform/ccd/internal/sipcall"
 )
@@ -392,38 +391,5 @@ func TestNoLeaks(t *testing.T) {
 		wg.Wait()
 	}
 
-	run()
-	settle()
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
-	run()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		settle()
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if g <= goroutines && f <= fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("after closing: %d goroutines (was %d), %d fds (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func settle() {
-	for range 3 {
-		runtime.GC()
-		runtime.Gosched()
-	}
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("counting file descriptors needs /proc: %v", err)
-	}
-	return len(ents)
+	leakcheck.Run(t, run)
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccd-platform/ccd/internal/audio"
+	"github.com/ccd-platform/ccd/internal/leakcheck"
 	"github.com/ccd-platform/ccd/internal/sipcall"
 	"github.com/ccd-platform/ccd/internal/sipcall/sipcalltest"
 )
@@ -497,42 +496,7 @@ func TestNoLeaks(t *testing.T) {
 		}
 	}
 
-	// A first round warms up lazily started runtime and library
-	// goroutines; the second must leave the count where it found it.
-	run()
-	settle()
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
-	run()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		settle()
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if g <= goroutines && f <= fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("after calls: %d goroutines (was %d), %d fds (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func settle() {
-	for range 3 {
-		runtime.GC()
-		runtime.Gosched()
-	}
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("counting file descriptors needs /proc: %v", err)
-	}
-	return len(ents)
+	leakcheck.Run(t, run)
 }
 
 // waitFor polls cond until it holds or timeout passes.
