@@ -49,19 +49,18 @@ func NewMessages(pool *pgxpool.Pool, src Source, dir string) (*Messages, error) 
 
 // Message is a stored message.
 type Message struct {
-	ID         string        `json:"id"`
-	CallID     string        `json:"call_id"`
-	Caller     string        `json:"caller"`
-	DID        string        `json:"did"`
-	Flow       string        `json:"flow"`
-	Node       string        `json:"node"`
-	Language   string        `json:"language"`
-	RecordedAt time.Time     `json:"recorded_at"`
-	Duration   time.Duration `json:"duration_ns"`
-	DurationMS int64         `json:"duration_ms"`
-	File       string        `json:"-"`
-	Size       int64         `json:"size_bytes"`
-	SHA256     string        `json:"sha256"`
+	ID         string    `json:"id"`
+	CallID     string    `json:"call_id"`
+	Caller     string    `json:"caller"`
+	DID        string    `json:"did"`
+	Flow       string    `json:"flow"`
+	Node       string    `json:"node"`
+	Language   string    `json:"language"`
+	RecordedAt time.Time `json:"recorded_at"`
+	DurationMS int64     `json:"duration_ms"`
+	File       string    `json:"-"`
+	Size       int64     `json:"size_bytes"`
+	SHA256     string    `json:"sha256"`
 }
 
 // SaveMessage fetches the recording from Asterisk, stores it and indexes it.
@@ -135,7 +134,6 @@ const cols = `id::text, COALESCE(call_id::text, ''), caller_number, did, flow, n
 func scan(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.CallID, &m.Caller, &m.DID, &m.Flow, &m.Node, &m.Language, &m.RecordedAt, &m.DurationMS, &m.File, &m.Size, &m.SHA256)
-	m.Duration = time.Duration(m.DurationMS) * time.Millisecond
 	return m, err
 }
 
