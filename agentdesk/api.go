@@ -1,6 +1,7 @@
 // Package agentdesk is the HTTP face of the contact center: the JSON API for
-// admins (flows, DID bindings), supervisors and agents (call records,
-// messages, trace lookups), and later the browser desktop. Every /api call
+// admins (flows, DID bindings, ACD queues, agents and pause reasons),
+// supervisors and agents (call records, messages, trace lookups, agent
+// state), and later the browser desktop. Every /api call
 // needs the bearer token; errors map to HTTP statuses only here.
 package agentdesk
 

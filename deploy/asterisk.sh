@@ -33,6 +33,10 @@
 #   MEDIA_ADDRESS [SIP_BIND]                address RTP binds to and announces in SDP; required
 #                                           when SIP_BIND is 0.0.0.0 (Asterisk would otherwise
 #                                           look its own address up, in DNS, for every call)
+#   APPQUEUE_DID []                         benchmarks only: a trunk number that bypasses ccd and
+#                                           goes to Asterisk's own app_queue (queue appq,
+#                                           leastrecent, every agent a member); unset: app_queue
+#                                           is not loaded and every call goes to ccd
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true
 
@@ -325,6 +329,7 @@ cmd_configure() {
 	local agents=${AGENTS-1001 1002 1003}
 	local rtp_start=${RTP_START:-10000} rtp_end=${RTP_END:-20000}
 	local media_address=${MEDIA_ADDRESS:-$sip_bind}
+	local appqueue_did=${APPQUEUE_DID:-}
 
 	valid_ip SIP_BIND "$sip_bind"
 	valid_ip MEDIA_ADDRESS "$media_address"
@@ -359,6 +364,9 @@ cmd_configure() {
 		[[ $agent != trunk && $agent != "$auth_user" ]] || die "agent id '$agent' clashes with a trunk endpoint"
 		agent_list+=("$agent")
 	done
+	if [[ -n $appqueue_did ]]; then
+		[[ $appqueue_did =~ ^\+?[0-9]+$ ]] || die "APPQUEUE_DID='$appqueue_did' must be digits, optionally after a '+'"
+	fi
 
 	local uid gid moddir
 	read -r uid gid < <(root_asterisk_ids "$ASTERISK_ROOT")
@@ -408,6 +416,23 @@ cmd_configure() {
 	VARS[TRUNK_AUTH_SECTIONS]=$trunk_auth
 	VARS[AGENT_SECTIONS]=$agent_sections
 
+	# The app_queue comparison queue: loaded and routed only when asked for.
+	local appqueue_module="noload => app_queue.so         ; APPQUEUE_DID unset: no comparison queue"
+	local appqueue_exten="" appqueue_sections="" appqueue_members=""
+	if [[ -n $appqueue_did ]]; then
+		for agent in "${agent_list[@]}"; do
+			appqueue_members+="member => PJSIP/$agent,0,$agent"$'\n'
+		done
+		VARS[APPQUEUE_DID]=$appqueue_did
+		VARS[APPQUEUE_MEMBERS]=${appqueue_members%$'\n'}
+		appqueue_module="load => app_queue.so           ; APPQUEUE_DID=$appqueue_did: comparison queue appq"
+		appqueue_exten=$(render "$TEMPLATE_DIR/fragments/extensions-appqueue.in")
+		appqueue_sections=$(render "$TEMPLATE_DIR/fragments/queues-appq.in")
+	fi
+	VARS[APPQUEUE_MODULE]=$appqueue_module
+	VARS[APPQUEUE_EXTEN]=$appqueue_exten
+	VARS[APPQUEUE_SECTIONS]=$appqueue_sections
+
 	local etc_new=$dir/etc.new tpl name count=0
 	rm -rf -- "$etc_new"
 	mkdir -p -- "$etc_new"
@@ -437,10 +462,11 @@ cmd_configure() {
 		AGENTS=${agent_list[*]}
 		RTP_START=$rtp_start
 		RTP_END=$rtp_end
+		APPQUEUE_DID=$appqueue_did
 	EOF
 	chown -R "$uid:$gid" -- "$dir" || die "cannot chown $dir to the root's asterisk user ($uid:$gid)"
 	chmod 0750 "$dir"
-	info "configured $dir: $count files in etc, SIP $(hostport "$sip_bind" "$sip_port") udp+tcp, ARI $ari_url app $app, agents ${agent_list[*]:-none}"
+	info "configured $dir: $count files in etc, SIP $(hostport "$sip_bind" "$sip_port") udp+tcp, ARI $ari_url app $app, agents ${agent_list[*]:-none}${appqueue_did:+, app_queue appq on $appqueue_did}"
 }
 
 # ---------------------------------------------------------------------------

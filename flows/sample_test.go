@@ -87,8 +87,8 @@ func TestSampleHotlineCalls(t *testing.T) {
 			"key 9 -> main",
 			"key 0 -> hours",
 			"open Mon 10:00",
-			"transfer to PJSIP/1001",
-		}, ivr.OutcomeTransferred},
+			"queue trace (priority 0): an agent answers",
+		}, ivr.OutcomeAgent},
 		{"trace code in Chinese, then goodbye", open, "1,1,6901234567892#,5", []string{
 			"产品：pork loin", "retries exhausted -> goodbye", "感谢您的来电，再见。",
 		}, ivr.OutcomeCompleted},

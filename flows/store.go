@@ -136,6 +136,14 @@ func (s *Store) check(ctx context.Context, q querier, name string, source []byte
 			}
 			return ok
 		},
+		QueueExists: func(id string) bool {
+			var ok bool
+			if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM acd_queues WHERE id = $1)`, id).Scan(&ok); err != nil {
+				qerr = fmt.Errorf("flows: look up queue %s: %w", id, err)
+				return true
+			}
+			return ok
+		},
 	}
 	doc, err := Check(source, opts)
 	if qerr != nil {

@@ -69,6 +69,10 @@ func schemaPool(t *testing.T, pg *localstack.Postgres, schema string) *pgxpool.P
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	// The sample hotline queues callers in "trace".
+	if _, err := pool.Exec(ctx, `INSERT INTO acd_queues (id, config) VALUES ('trace', '{"id":"trace"}')`); err != nil {
+		t.Fatal(err)
+	}
 	return pool
 }
 

@@ -43,13 +43,21 @@
 //	message       prompt, max_duration, silence_timeout, beep (default true), next
 //	transfer      to (endpoint like PJSIP/1001 or a number), timeout, next (on failure)
 //	goto_flow     flow
+//	queue         queue (an ACD queue id), next, priority (0..20 or ${var}),
+//	              message_next. The caller waits in the queue (hold music,
+//	              position announcements, callback on key 1 when the queue
+//	              allows it, a message on key 2 when message_next is set)
+//	              until an agent is connected; the flow goes on at next when
+//	              the queue overflows to the flow, at message_next when the
+//	              caller chose to leave a message or the queue overflows to
+//	              a message.
 //	hangup        prompt (optional goodbye)
 //
 // Required: answer next; play prompt, next; menu prompt, options; collect
 // prompt, var, max, next; trace_lookup code_var, found_next,
 // not_found_next, error_next; branch cases, default; set vars, next;
 // schedule timezone, open, open_next, closed_next; language prompt,
-// options, next; message prompt, next; transfer to, next; goto_flow flow.
+// options, next; message prompt, next; transfer to, next; goto_flow flow; queue queue, next.
 // The other fields of a type are optional; a field of another type is an
 // error. Durations are written "5s", "500ms", "2m". In YAML the keys "#"
 // and "*" must be quoted, like "1".
@@ -135,6 +143,11 @@ type Node struct {
 
 	// goto_flow
 	Flow string `yaml:"flow,omitempty" json:"flow,omitempty"`
+
+	// queue
+	Queue       string `yaml:"queue,omitempty" json:"queue,omitempty"`
+	Priority    string `yaml:"priority,omitempty" json:"priority,omitempty"` // 0..20 or ${var}
+	MessageNext string `yaml:"message_next,omitempty" json:"message_next,omitempty"`
 }
 
 // Case is one branch condition: variable Var equals Equals.
@@ -169,4 +182,5 @@ const (
 	TypeTransfer    = "transfer"
 	TypeGotoFlow    = "goto_flow"
 	TypeHangup      = "hangup"
+	TypeQueue       = "queue"
 )

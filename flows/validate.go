@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,9 @@ type ValidateOptions struct {
 	// FlowExists tells whether a goto_flow target exists. Nil accepts every
 	// well-formed name. A flow's own name is always accepted.
 	FlowExists func(name string) bool
+	// QueueExists tells whether a queue node's queue is configured. Nil
+	// accepts every well-formed id.
+	QueueExists func(id string) bool
 	// TraceVars, when not empty, lists the trace.* variables a trace lookup
 	// provides; ${trace.x} for another x is then an error.
 	TraceVars []string
@@ -37,11 +41,13 @@ const (
 	MaxWaitTimeout  = time.Minute      // menu, language, collect timeouts; silence
 	MaxRecording    = 10 * time.Minute // message max_duration
 	MaxRingTimeout  = 10 * time.Minute // transfer timeout
+	MaxPriority     = 20               // queue priority
 	traceVarsMarker = "trace.*"
 )
 
 var (
 	flowNamePattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	queueIDPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 	keyNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`) // nodes, prompts
 	langPattern     = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 	setVarPattern   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`)
@@ -84,12 +90,14 @@ var nodeFields = map[string][]string{
 	TypeTransfer:    {"to", "next", "timeout"},
 	TypeGotoFlow:    {"flow"},
 	TypeHangup:      {"prompt"},
+	TypeQueue:       {"queue", "next", "priority", "message_next"},
 }
 
 // nodeRequired is how many of nodeFields[type] are required.
 var nodeRequired = map[string]int{
 	TypeAnswer: 1, TypePlay: 2, TypeMenu: 2, TypeCollect: 4, TypeTraceLookup: 4, TypeBranch: 2,
 	TypeSet: 2, TypeSchedule: 4, TypeLanguage: 3, TypeMessage: 2, TypeTransfer: 2, TypeGotoFlow: 1, TypeHangup: 0,
+	TypeQueue: 2,
 }
 
 // NodeTypes lists the node types.
@@ -445,6 +453,20 @@ func (v *validation) node(path string, n *Node) {
 		}
 		v.syntax(path+".to", n.To)
 		v.duration(path+".timeout", n.Timeout, MaxRingTimeout)
+	case TypeQueue:
+		switch {
+		case n.Queue == "":
+		case !queueIDPattern.MatchString(n.Queue):
+			v.addf(path+".queue", "%q is not a queue id", n.Queue)
+		case v.opts.QueueExists != nil && !v.opts.QueueExists(n.Queue):
+			v.addf(path+".queue", "queue %q is not configured", n.Queue)
+		}
+		if n.Priority != "" && !strings.Contains(n.Priority, "${") {
+			if p, err := strconv.Atoi(n.Priority); err != nil || p < 0 || p > MaxPriority {
+				v.addf(path+".priority", "%q: a number 0..%d or a ${variable}", n.Priority, MaxPriority)
+			}
+		}
+		v.syntax(path+".priority", n.Priority)
 	case TypeGotoFlow:
 		switch {
 		case n.Flow == "":
@@ -529,6 +551,11 @@ func (v *validation) targets(n *Node) []target {
 	switch n.Type {
 	case TypeAnswer, TypePlay, TypeLanguage, TypeMessage, TypeTransfer:
 		add("next", n.Next)
+	case TypeQueue:
+		add("next", n.Next)
+		if n.MessageNext != "" {
+			add("message_next", n.MessageNext)
+		}
 	case TypeSet:
 		add("next", n.Next, sortedKeys(n.Vars)...)
 	case TypeMenu:
@@ -772,6 +799,8 @@ func (v *validation) variables(g graph) {
 			}
 		case TypeTransfer:
 			v.uses(path+".to", n.To, avail, "")
+		case TypeQueue:
+			v.uses(path+".priority", n.Priority, avail, "")
 		case TypeTraceLookup:
 			if n.CodeVar != "" && !v.available(n.CodeVar, avail) {
 				v.addf(path+".code_var", "%s is not set on every way to this node", n.CodeVar)

@@ -103,6 +103,7 @@ type Deps struct {
 	Flows    FlowLoader
 	Messages Messages
 	Validate CodeValidator
+	Queue    Queuer
 	Now      func() time.Time
 	MaxSteps int
 }
@@ -281,6 +282,8 @@ func (r *run) exec(ctx context.Context, name string, n *flows.Node) (next string
 		r.doc = doc
 		r.res.Flow = doc.Name
 		return doc.Start, false, nil
+	case flows.TypeQueue:
+		return r.queue(ctx, name, n)
 	case flows.TypeHangup:
 		r.res.End = "hangup node"
 		return "", true, r.hangup(ctx, n.Prompt)

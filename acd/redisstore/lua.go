@@ -11,293 +11,267 @@ import (
 
 // Key layout under the prefix P (default "{acd}:", one hash slot):
 //
-//	P agent:<a>           hash  state state_since idle_since answered_today answered_day rank call
-//	P agent:<a>:skills    hash  skill → level
-//	P avail               zset  available agents, score idle_since (µs)
-//	P avail:<skill>       zset  available agents having the skill, score idle_since
-//	P queue:<q>           hash  strategy step rr_rank rr_id
-//	P waiting:<q>         zset  waiting calls, score enqueue µs - priority*step
-//	P call:<c>            hash  queue prio score req state agent excl
-//	P call:<c>:excl       set   agents the call must not be offered to again
-//	P rsv                 zset  reserved calls, score deadline (µs)
-//	P rsv:call:<c>        string agent, with TTL (lookup, safety net)
-//	P rsv:agent:<a>       string call, with TTL
+//	P agent:<a>        hash   state state_since idle_since answered_today answered_day
+//	                          rank skills call reason misses wrap_until
+//	                          (skills: "skill level skill level ...", sorted)
+//	P agents           set    every agent ever logged in
+//	P staffed          set    logged-in agents (any state but logged_out)
+//	P sk:<s>:<t>       set    logged-in agents with skill s at level >= t (t = 1..level)
+//	P wrapups          zset   agents in an ACD wrap-up, score wrap_until (µs)
 //
-// Times come from the Redis clock (TIME) so every dispatcher agrees.
-// Scripts build key names from the prefix; on Redis Cluster the prefix must
-// carry a hash tag so all keys share one slot.
+// Availability indexes hold exactly the available agents. One family per
+// order a strategy needs; the idle family always exists, the others are
+// built by SetQueue the first time a queue needs them (P fam lists them):
+//
+//	P avail, P avail:<s>    idle family (I), score idle_since, member agent
+//	P best:<s>              level family (B, best_skill), score MaxLevel-level,
+//	                        member idle(16 digits)..agent
+//	P rank, P rank:<s>      rank family (R, linear and round_robin), score 0,
+//	                        member rank+1e9 (10 digits)..agent: lexicographic
+//	P fewest, P fewest:<s>  fewest family (F), score answered today,
+//	                        member idle(16 digits)..agent
+//	P fewestday             hash  fewest key ("" global is " ") → the day its
+//	                        scores count; a stale key is reset to 0 first
+//	P fam                   string  the families built besides I ("BRF")
+//
+// Queues and calls:
+//
+//	P queue:<q>      hash  strategy step max_misses retry wrap rr skills
+//	P waiting:<q>    zset  waiting calls, score enqueue µs - priority*step
+//	P handle:<q>     list  last 50 handle times (µs), newest first
+//	P call:<c>       hash  queue prio score enq state agent answered req stages
+//	                       prefer prefer_until excl_until owner channel callback attempts
+//	P excl:<c>       zset  agents not to offer the call to, score until (µs)
+//	P calls          set   every call with a hash (waiting, reserved, talking)
+//	P rsv            zset  reserved calls, score deadline (µs)
+//
+// Times come from the Redis clock (TIME) so every dispatcher agrees; days
+// are UTC days since the epoch. Scripts build key names from the prefix; on
+// Redis Cluster the prefix must carry a hash tag so all keys share one slot.
+// Requirement lists travel as "skill min skill min ..." (skill names hold no
+// white space), expansion stages as lines "after_µs skill min ...".
 
-// luaLib is prepended to every script.
-var luaLib = `
-local P = ARGV[1]
+// snippet is a piece of Lua shared by scripts; scripts include only the
+// snippets they use (and their dependencies), so each call runs no more
+// preamble than it needs.
+type snippet struct {
+	name string
+	deps []string
+	code string
+}
+
+// lib is in definition order: a snippet only uses snippets above it.
+var lib = []snippet{
+	{name: "agent", code: `
+local function akey(a) return P .. 'agent:' .. a end
+-- getagent reads the fields the scripts need; g is passed to move.
+local function getagent(a)
+  local v = redis.call('HMGET', akey(a), 'state', 'skills', 'rank', 'idle_since', 'answered_today',
+    'answered_day', 'call', 'misses', 'wrap_until', 'reason')
+  if not v[1] then fail('ACDNOTFOUND', 'agent ' .. a) end
+  return {state = v[1], skills = v[2] or '', rank = tonumber(v[3]) or 0, idle = tonumber(v[4]) or 0,
+    ans = tonumber(v[5]) or 0, ansday = tonumber(v[6]), call = v[7], misses = tonumber(v[8]) or 0,
+    wrap = tonumber(v[9]), reason = v[10]}
+end
+`},
+	{name: "fam", code: `
+local FAM
+local function fam()
+  if not FAM then FAM = redis.call('GET', P .. 'fam') or '' end
+  return FAM
+end
+local function famof(strategy)
+  if strategy == 'best_skill' then return 'B' end
+  if strategy == 'fewest_answered' then return 'F' end
+  if strategy == 'linear' or strategy == 'round_robin' then return 'R' end
+  return 'I'
+end
+`},
+	{name: "fewestday", code: `
+-- fewestready resets the fewest keys of the given skills (and the global
+-- one) whose counts are from an earlier day: everybody starts at 0.
+local function fewestready(skills, day)
+  local f = {' '}
+  for s in string.gmatch(skills, '(%S+) %d+') do f[#f + 1] = s end
+  local d = redis.call('HMGET', P .. 'fewestday', unpack(f))
+  for i, s in ipairs(f) do
+    if tonumber(d[i]) ~= day then
+      local k = P .. 'fewest'
+      if s ~= ' ' then k = k .. ':' .. s end
+      redis.call('ZUNIONSTORE', k, 1, k, 'WEIGHTS', 0)
+      redis.call('HSET', P .. 'fewestday', s, day)
+    end
+  end
+end
+`},
+	{name: "index", deps: []string{"fam", "fewestday"}, code: `
+-- entries calls fn(key, score, member) for each index key of family c that
+-- holds agent a while available.
+local function entries(c, a, g, day, fn)
+  local base, m, sc
+  if c == 'I' then base, m, sc = 'avail', a, g.idle
+  elseif c == 'R' then base, m, sc = 'rank', string.format('%010d', g.rank + 1000000000) .. a, 0
+  elseif c == 'F' then
+    base, m, sc = 'fewest', string.format('%016d', g.idle) .. a, 0
+    if g.ansday == day then sc = g.ans end
+  else base, m = 'best', string.format('%016d', g.idle) .. a end
+  if c ~= 'B' then fn(P .. base, sc, m) end
+  for s, l in string.gmatch(g.skills, '(%S+) (%d+)') do
+    if c == 'B' then sc = {{MAX}} - tonumber(l) end
+    fn(P .. base .. ':' .. s, sc, m)
+  end
+end
+local function zadd(k, s, m) redis.call('ZADD', k, s, m) end
+local function zrem(k, _, m) redis.call('ZREM', k, m) end
+local function index(a, g, day)
+  local f = 'I' .. fam()
+  for i = 1, #f do
+    local c = string.sub(f, i, i)
+    if c == 'F' then fewestready(g.skills, day) end
+    entries(c, a, g, day, zadd)
+  end
+end
+local function unindex(a, g)
+  local f = 'I' .. fam()
+  for i = 1, #f do entries(string.sub(f, i, i), a, g, nil, zrem) end
+end
+-- staff adds the agent to (or removes it from) the staffed sets.
+local function staff(a, skills, add)
+  local cmd = add and 'SADD' or 'SREM'
+  redis.call(cmd, P .. 'staffed', a)
+  for s, l in string.gmatch(skills, '(%S+) (%d+)') do
+    for th = 1, tonumber(l) do redis.call(cmd, P .. 'sk:' .. s .. ':' .. th, a) end
+  end
+end
+`},
+	{name: "move", deps: []string{"agent", "index"}, code: `
+local TR = '{{TRANSITIONS}}'
+-- move changes agent a (g from getagent) to state to if the transition
+-- table allows it, keeping the indexes in step, and writes set (field,
+-- value, ...) with it. Entering available starts a new idle period (at idle,
+-- default now) except after a reservation that produced no work. A pause
+-- records reason; resuming from a pause clears the miss count.
+local function move(a, g, to, t, day, set, reason, idle)
+  local from = g.state
+  if not string.find(TR, ' ' .. from .. '>' .. to .. ' ', 1, true) then fail('ACDILLEGAL', a .. ' ' .. from .. ' ' .. to) end
+  set = set or {}
+  local del = {}
+  if from == 'available' then unindex(a, g) end
+  if from == 'logged_out' then staff(a, g.skills, true) end
+  if to == 'logged_out' then staff(a, g.skills, false) end
+  if from == 'wrap_up' and g.wrap then
+    redis.call('ZREM', P .. 'wrapups', a)
+    del[#del + 1] = 'wrap_until'
+  end
+  set[#set + 1] = 'state'; set[#set + 1] = to
+  set[#set + 1] = 'state_since'; set[#set + 1] = t
+  if to == 'available' then
+    if from ~= 'reserved' then g.idle = idle or t end
+    set[#set + 1] = 'idle_since'; set[#set + 1] = g.idle
+    index(a, g, day)
+  end
+  if to ~= 'reserved' and to ~= 'on_call' and g.call then del[#del + 1] = 'call' end
+  if to == 'paused' then
+    set[#set + 1] = 'reason'; set[#set + 1] = reason or ''
+  elseif g.reason then
+    del[#del + 1] = 'reason'
+  end
+  if from == 'paused' and to == 'available' and g.misses > 0 then set[#set + 1] = 'misses'; set[#set + 1] = 0 end
+  redis.call('HSET', akey(a), unpack(set))
+  if #del > 0 then redis.call('HDEL', akey(a), unpack(del)) end
+  g.state = to
+  return from
+end
+`},
+	{name: "calls", deps: []string{"move"}, code: `
+local function dropcall(c)
+  redis.call('DEL', P .. 'call:' .. c, P .. 'excl:' .. c)
+  redis.call('SREM', P .. 'calls', c)
+end
+-- endtalk ends a talking call: wrap-up (or available) for the agent, the
+-- handle time into the queue's stats, the call dropped.
+local function endtalk(c, q, a, answered, t, day)
+  local g = getagent(a)
+  if g.state ~= 'on_call' or g.call ~= c then
+    fail('ACDINVARIANT', 'call ' .. c .. ' talking with ' .. a .. ' which is ' .. g.state .. ' on ' .. tostring(g.call))
+  end
+  local wrap = tonumber(redis.call('HGET', P .. 'queue:' .. q, 'wrap')) or 0
+  if wrap > 0 then
+    move(a, g, 'wrap_up', t, day, {'wrap_until', t + wrap})
+    redis.call('ZADD', P .. 'wrapups', t + wrap, a)
+  else
+    move(a, g, 'available', t, day)
+  end
+  local hk = P .. 'handle:' .. q
+  redis.call('LPUSH', hk, t - (tonumber(answered) or t) + wrap)
+  redis.call('LTRIM', hk, 0, {{HANDLED}} - 1)
+  dropcall(c)
+  return a
+end
+`},
+}
+
+// header starts every script: the prefix, errors and the Redis clock.
+const header = `local P = ARGV[1]
 local function fail(code, msg) error({err = code .. ' ' .. msg}) end
 local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2]), math.floor(tonumber(t[1]) / 86400)
 end
-local T = ` + luaTransitions() + `
-local function akey(a) return P .. 'agent:' .. a end
-local function index(a, idle)
-  redis.call('ZADD', P .. 'avail', idle, a)
-  for _, s in ipairs(redis.call('HKEYS', akey(a) .. ':skills')) do
-    redis.call('ZADD', P .. 'avail:' .. s, idle, a)
-  end
-end
-local function unindex(a)
-  redis.call('ZREM', P .. 'avail', a)
-  for _, s in ipairs(redis.call('HKEYS', akey(a) .. ':skills')) do
-    redis.call('ZREM', P .. 'avail:' .. s, a)
-  end
-end
--- move changes an agent's state, checking the table and keeping the
--- availability index in step. Entering available starts a new idle period,
--- except after a reservation that produced no work.
-local function move(a, to, t)
-  local k = akey(a)
-  local from = redis.call('HGET', k, 'state')
-  if not from then fail('ACDNOTFOUND', 'agent ' .. a) end
-  if not (T[from] and T[from][to]) then fail('ACDILLEGAL', a .. ' ' .. from .. ' ' .. to) end
-  if from == 'available' then unindex(a) end
-  redis.call('HSET', k, 'state', to, 'state_since', t)
-  if to == 'available' then
-    local idle = t
-    if from == 'reserved' then idle = tonumber(redis.call('HGET', k, 'idle_since')) or t end
-    redis.call('HSET', k, 'idle_since', idle)
-    index(a, idle)
-  end
-  if to ~= 'reserved' and to ~= 'on_call' then redis.call('HDEL', k, 'call') end
-  return from
-end
--- unreserve ends a call's reservation and returns the agent.
-local function unreserve(c)
-  local ck = P .. 'call:' .. c
-  local a = redis.call('HGET', ck, 'agent')
-  if not a or redis.call('HGET', ck, 'state') ~= 'reserved' then fail('ACDNOTRESERVED', 'call ' .. c) end
-  if redis.call('HGET', akey(a), 'call') ~= c or redis.call('HGET', akey(a), 'state') ~= 'reserved' then
-    fail('ACDINVARIANT', 'call ' .. c .. ' reserved for ' .. a .. ' which is not reserved for it')
-  end
-  redis.call('DEL', P .. 'rsv:call:' .. c, P .. 'rsv:agent:' .. a)
-  redis.call('ZREM', P .. 'rsv', c)
-  redis.call('HDEL', ck, 'agent')
-  return a
-end
-local function requeue(c, exclude)
-  local ck = P .. 'call:' .. c
-  local h = redis.call('HMGET', ck, 'queue', 'score')
-  if exclude then
-    redis.call('SADD', ck .. ':excl', exclude)
-    redis.call('HSET', ck, 'excl', 1)
-  end
-  redis.call('HSET', ck, 'state', 'waiting')
-  redis.call('ZADD', P .. 'waiting:' .. h[1], h[2], c)
-end
-local function dropcall(c)
-  redis.call('DEL', P .. 'call:' .. c, P .. 'call:' .. c .. ':excl')
-end
 `
 
-func luaTransitions() string {
-	var b strings.Builder
-	b.WriteString("{")
-	for _, from := range acd.States {
-		fmt.Fprintf(&b, "%s={", from)
-		for _, to := range acd.Transitions(from) {
-			fmt.Fprintf(&b, "%s=true,", to)
-		}
-		b.WriteString("},")
+// handled is how many handle times a queue keeps for its mean.
+const handled = 50
+
+// script builds a script from the header, the snippets it needs and body.
+func script(body string, needs ...string) *redis.Script {
+	byName := make(map[string]snippet, len(lib))
+	for _, s := range lib {
+		byName[s.name] = s
 	}
-	b.WriteString("}")
-	return b.String()
+	want := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		s, ok := byName[n]
+		if !ok {
+			panic("redisstore: unknown lua snippet " + n)
+		}
+		if want[n] {
+			return
+		}
+		want[n] = true
+		for _, d := range s.deps {
+			add(d)
+		}
+	}
+	for _, n := range needs {
+		add(n)
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	for _, s := range lib {
+		if want[s.name] {
+			b.WriteString(s.code)
+		}
+	}
+	b.WriteString(body)
+	return redis.NewScript(strings.NewReplacer(
+		"{{MAX}}", fmt.Sprint(acd.MaxLevel),
+		"{{TRANSITIONS}}", luaTransitions(),
+		"{{HANDLED}}", fmt.Sprint(handled),
+		"{{RETRY}}", fmt.Sprint(defaultRetry.Microseconds()),
+	).Replace(b.String()))
 }
 
-// ARGV: P agent rank paused skill1 level1 ...
-var loginScript = redis.NewScript(luaLib + `
-local a, rank, paused = ARGV[2], ARGV[3], ARGV[4] == '1'
-local k = akey(a)
-local st = redis.call('HGET', k, 'state')
-local to = 'available'
-if paused then to = 'paused' end
-if st and st ~= 'logged_out' then fail('ACDILLEGAL', a .. ' ' .. st .. ' ' .. to) end
-local t = now()
-redis.call('DEL', k .. ':skills')
-for i = 5, #ARGV, 2 do redis.call('HSET', k .. ':skills', ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', k, 'state', 'logged_out', 'rank', rank)
-move(a, to, t)
-return to
-`)
-
-// ARGV: P agent to
-var setStateScript = redis.NewScript(luaLib + `
-local a, to = ARGV[2], ARGV[3]
-local st = redis.call('HGET', akey(a), 'state')
-if not st then fail('ACDNOTFOUND', 'agent ' .. a) end
-if (st == 'reserved' or to == 'reserved') and st ~= to then fail('ACDRESERVED', a .. ' ' .. st .. ' ' .. to) end
-local t = now()
-return move(a, to, t)
-`)
-
-// ARGV: P queue call prio reqjson
-var enqueueScript = redis.NewScript(luaLib + `
-local q, c, prio, req = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local ck = P .. 'call:' .. c
-if redis.call('EXISTS', ck) == 1 then fail('ACDQUEUED', 'call ' .. c) end
-local step = tonumber(redis.call('HGET', P .. 'queue:' .. q, 'step')) or 0
-if step <= 0 then step = 100000000000000 end -- strict: ~3 years per level
-local t = now()
-local score = t - prio * step
-redis.call('HSET', ck, 'queue', q, 'prio', prio, 'score', score, 'req', req, 'state', 'waiting', 'enq', t)
-redis.call('ZADD', P .. 'waiting:' .. q, score, c)
-return 1
-`)
-
-// ARGV: P call
-var dequeueScript = redis.NewScript(luaLib + `
-local c = ARGV[2]
-local ck = P .. 'call:' .. c
-local h = redis.call('HMGET', ck, 'queue', 'state')
-if not h[1] then fail('ACDNOTFOUND', 'call ' .. c) end
-local a = ''
-if h[2] == 'reserved' then
-  a = unreserve(c)
-  move(a, 'available', now())
-else
-  redis.call('ZREM', P .. 'waiting:' .. h[1], c)
-end
-dropcall(c)
-return a
-`)
-
-// ARGV: P call outcome
-var releaseScript = redis.NewScript(luaLib + `
-local c, o = ARGV[2], ARGV[3]
-if redis.call('EXISTS', P .. 'call:' .. c) == 0 then fail('ACDNOTFOUND', 'call ' .. c) end
-local a = unreserve(c)
-local t, day = now()
-if o == 'answered' then
-  move(a, 'on_call', t)
-  local k = akey(a)
-  local h = redis.call('HMGET', k, 'answered_day')
-  if tonumber(h[1]) ~= day then redis.call('HSET', k, 'answered_day', day, 'answered_today', 0) end
-  redis.call('HINCRBY', k, 'answered_today', 1)
-  dropcall(c)
-elseif o == 'rejected' then
-  move(a, 'available', t)
-  requeue(c, a)
-else
-  move(a, 'paused', t)
-  requeue(c, a)
-end
-return a
-`)
-
-// ARGV: P limit
-var reapScript = redis.NewScript(luaLib + `
-local t = now()
-local n = 0
-for _, c in ipairs(redis.call('ZRANGEBYSCORE', P .. 'rsv', '-inf', t, 'LIMIT', 0, tonumber(ARGV[2]))) do
-  if redis.call('HGET', P .. 'call:' .. c, 'state') == 'reserved' then
-    local a = unreserve(c)
-    move(a, 'available', t)
-    requeue(c, false)
-  else
-    redis.call('ZREM', P .. 'rsv', c)
-  end
-  n = n + 1
-end
-return n
-`)
-
-// pickScript finds, for the first waiting calls of a queue (lookahead), the
-// best available agent and reserves both. Candidates come from the smallest
-// availability set among the call's required skills (or all available
-// agents), walked in idle order; the other skills' levels are checked with
-// one HMGET per candidate. Longest idle stops at the first fit; the other
-// strategies walk the driving set and keep the best, ties going to the
-// longest idle.
-//
-// ARGV: P queue lookahead ttl_us. Returns {call, agent}, {'empty'} or {'noagent'}.
-var pickScript = redis.NewScript(luaLib + `
-local q, look, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local qk = P .. 'queue:' .. q
-local cfg = redis.call('HMGET', qk, 'strategy', 'rr_rank', 'rr_id')
-local strat = cfg[1] or 'longest_idle'
-local rrRank, rrID = tonumber(cfg[2]), cfg[3]
-local calls = redis.call('ZRANGE', P .. 'waiting:' .. q, 0, look - 1)
-if #calls == 0 then return {'empty'} end
-local t, day = now()
-
-local function choose(c, req, excl)
-  local drive, size = P .. 'avail', -1
-  local names = {}
-  for i, r in ipairs(req) do
-    local key = P .. 'avail:' .. r[1]
-    local n = redis.call('ZCARD', key)
-    if n == 0 then return nil end
-    if size < 0 or n < size then drive, size = key, n end
-    names[i] = r[1]
-  end
-  local best, k1, k2         -- best so far and its keys
-  local after, a1, a2        -- round robin: best after the cursor
-  local start = 0
-  while true do
-    local batch = redis.call('ZRANGE', drive, start, start + 63)
-    if #batch == 0 then break end
-    start = start + 64
-    for _, a in ipairs(batch) do
-      local fit, sum = true, 0
-      if #names > 0 then
-        local lv = redis.call('HMGET', akey(a) .. ':skills', unpack(names))
-        for i, r in ipairs(req) do
-          local l = tonumber(lv[i])
-          if not l or l < r[2] then fit = false break end
-          sum = sum + l
-        end
-      end
-      if fit and excl and redis.call('SISMEMBER', P .. 'call:' .. c .. ':excl', a) == 1 then fit = false end
-      if fit then
-        if strat == 'longest_idle' then return a end
-        if strat == 'best_skill' then
-          if not best or sum > k1 then best, k1 = a, sum end
-        elseif strat == 'fewest_answered' then
-          local h = redis.call('HMGET', akey(a), 'answered_today', 'answered_day')
-          local n = 0
-          if tonumber(h[2]) == day then n = tonumber(h[1]) or 0 end
-          if not best or n < k1 then best, k1 = a, n end
-        else
-          local rank = tonumber(redis.call('HGET', akey(a), 'rank')) or 0
-          if not best or rank < k1 or (rank == k1 and a < k2) then best, k1, k2 = a, rank, a end
-          if strat == 'round_robin' and rrRank and (rank > rrRank or (rank == rrRank and a > rrID)) then
-            if not after or rank < a1 or (rank == a1 and a < a2) then after, a1, a2 = a, rank, a end
-          end
-        end
-      end
-    end
-  end
-  if after then return after, a1 end
-  return best, k1
-end
-
-for _, c in ipairs(calls) do
-  local ck = P .. 'call:' .. c
-  local h = redis.call('HMGET', ck, 'req', 'excl')
-  local req = cjson.decode(h[1] or '[]')
-  local a, rank = choose(c, req, h[2] and true or false)
-  if a then
-    local k = akey(a)
-    if redis.call('HGET', k, 'state') ~= 'available' then fail('ACDINVARIANT', 'indexed agent ' .. a .. ' not available') end
-    if redis.call('EXISTS', P .. 'rsv:agent:' .. a) == 1 then fail('ACDINVARIANT', 'agent ' .. a .. ' already reserved') end
-    if redis.call('HGET', ck, 'state') ~= 'waiting' then fail('ACDINVARIANT', 'call ' .. c .. ' not waiting') end
-    move(a, 'reserved', t)
-    redis.call('HSET', k, 'call', c)
-    redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
-    redis.call('ZREM', P .. 'waiting:' .. q, c)
-    redis.call('ZADD', P .. 'rsv', t + ttl, c)
-    local px = math.floor(ttl / 1000) + 1
-    redis.call('SET', P .. 'rsv:call:' .. c, a, 'PX', px)
-    redis.call('SET', P .. 'rsv:agent:' .. a, c, 'PX', px)
-    if strat == 'round_robin' then redis.call('HSET', qk, 'rr_rank', rank, 'rr_id', a) end
-    return {c, a}
-  end
-end
-return {'noagent'}
-`)
+// luaTransitions renders the transition table as " from>to from>to ... ",
+// searched with string.find: no table to build on every call.
+func luaTransitions() string {
+	var b strings.Builder
+	b.WriteString(" ")
+	for _, from := range acd.States {
+		for _, to := range acd.Transitions(from) {
+			fmt.Fprintf(&b, "%s>%s ", from, to)
+		}
+	}
+	return b.String()
+}

@@ -64,9 +64,15 @@ func apiFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 
 // do sends a request; a non-2xx answer becomes an error listing the problems.
 func (c *apiClient) do(method, path string, body io.Reader, contentType string, out any) error {
+	_, err := c.doStatus(method, path, body, contentType, out)
+	return err
+}
+
+// doStatus is do that also returns the HTTP status of a 2xx answer.
+func (c *apiClient) doStatus(method, path string, body io.Reader, contentType string, out any) (int, error) {
 	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if c.author != "" {
@@ -78,12 +84,12 @@ func (c *apiClient) do(method, path string, body io.Reader, contentType string, 
 	client := &http.Client{Timeout: 60 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("ccd API at %s: %w (is ccd running? make up)", c.base, err)
+		return 0, fmt.Errorf("ccd API at %s: %w (is ccd running? make up)", c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
@@ -94,19 +100,19 @@ func (c *apiClient) do(method, path string, body io.Reader, contentType string, 
 			} `json:"problems"`
 		}
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+			return 0, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
 		}
 		var b strings.Builder
 		b.WriteString(e.Error)
 		for _, p := range e.Problems {
 			fmt.Fprintf(&b, "\n  %s: %s", p.Path, p.Message)
 		}
-		return fmt.Errorf("%s", b.String())
+		return 0, fmt.Errorf("%s", b.String())
 	}
 	if out != nil && len(data) > 0 {
-		return json.Unmarshal(data, out)
+		return resp.StatusCode, json.Unmarshal(data, out)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 func runFlow(args []string) error {

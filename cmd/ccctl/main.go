@@ -24,11 +24,15 @@ type command struct {
 // commands maps each subcommand name to its implementation. Add a command
 // by adding a file with its run function and one line here.
 var commands = map[string]command{
-	"flow":  {"administer IVR flows: validate, draft, publish, roll back, bind DIDs, simulate", runFlow},
-	"call":  {"place a SIP call to the hotline and report what the caller heard", runCall},
-	"cdr":   {"list the latest call detail records", runCDR},
-	"stack": {"start, stop or inspect the platform on this machine (up, down, status)", runStack},
-	"trace": {"trace codes: import, generate, lookup, check", runTrace},
+	"flow":         {"administer IVR flows: validate, draft, publish, roll back, bind DIDs, simulate", runFlow},
+	"call":         {"place a SIP call to the hotline and report what the caller heard", runCall},
+	"cdr":          {"list the latest call detail records", runCDR},
+	"stack":        {"start, stop or inspect the platform on this machine (up, down, status)", runStack},
+	"trace":        {"trace codes: import, generate, lookup, check", runTrace},
+	"queue":        {"ACD queues: list, show, put FILE, delete, live stats", runQueue},
+	"agent":        {"ACD agents: list, show, put FILE, delete; login, logout, ready, pause, state", runAgent},
+	"pause-reason": {"reason codes agents pause with: list, put FILE, delete", runPauseReason},
+	"phone":        {"run an agent's SIP phone that answers the calls the ACD offers", runPhone},
 }
 
 // Where commands write; tests replace them.

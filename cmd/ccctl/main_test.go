@@ -47,6 +47,13 @@ func TestDispatch(t *testing.T) {
 		{"password without user", []string{"call", "--password", "p"}, 2, "", "--password needs --user"},
 		{"bad transport", []string{"call", "--transport", "sctp"}, 2, "", `transport "sctp"`},
 		{"help lists other commands", []string{"help"}, 0, "stack ", ""},
+		{"help lists acd commands", []string{"help"}, 0, "pause-reason ", ""},
+		{"help for agent", []string{"help", "agent"}, 0, "pause ID REASON", ""},
+		{"queue without command", []string{"queue"}, 2, "ccctl queue <command>", "missing queue command"},
+		{"unknown queue command", []string{"queue", "drop", "x"}, 2, "", `unknown queue command "drop"`},
+		{"agent pause without reason", []string{"agent", "pause", "1001"}, 2, "", "usage: ccctl agent pause ID REASON"},
+		{"queue list with argument", []string{"queue", "list", "x"}, 2, "", "usage: ccctl queue list"},
+		{"pause-reason unknown flag", []string{"pause-reason", "list", "--nope"}, 2, "", "flag provided but not defined: -nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

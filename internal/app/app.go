@@ -21,6 +21,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/ccd-platform/ccd/acd"
+	"github.com/ccd-platform/ccd/acd/dispatch"
+	"github.com/ccd-platform/ccd/acd/pgstore"
+	"github.com/ccd-platform/ccd/acd/redisstore"
 	"github.com/ccd-platform/ccd/agentdesk"
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/flows"
@@ -54,6 +58,9 @@ type App struct {
 	ttsCache  *tts.Cache
 	flows     *flows.Store
 	flowAdmin *flowAdmin
+	acdStore  *redisstore.Store
+	acdConfig *pgstore.Store
+	router    *dispatch.Router
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -84,14 +91,17 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		return nil, err
 	}
 	a.records = cdr.New(a.pool)
-	if n, err := a.records.CloseOrphans(ctx, cfg.Instance, time.Now().UTC()); err != nil {
-		return nil, err
-	} else if n > 0 {
-		log.Warn("closed records of calls cut off by an earlier stop", zap.Int64("calls", n))
-	}
 
 	a.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
 	live := redislive.New(a.rdb, cfg.Instance, cfg.Calls.MaxDuration+time.Hour)
+	a.acdStore, err = redisstore.New(a.rdb, redisstore.WithReservationTTL(cfg.ACD.ReservationTTL))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.acdStore.Load(ctx); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
+	}
+	a.acdConfig = pgstore.New(a.pool)
 
 	a.bus, err = cti.Open(cti.Options{URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, Source: cfg.Instance, Logger: log})
 	if err != nil {
@@ -100,13 +110,26 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 
 	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
 	var mgr *calls.Manager
+	var router *dispatch.Router
+	recovered := make(chan struct{})
 	a.ari, err = ariconn.New(ariconn.Options{
 		URL: cfg.ARI.URL, User: cfg.ARI.User, Password: cfg.ARI.Password, App: cfg.ARI.App,
 		RequestTimeout: cfg.ARI.RequestTimeout, ReconnectMin: cfg.ARI.ReconnectMin, ReconnectMax: cfg.ARI.ReconnectMax,
 		Logger:  log,
 		OnEvent: func(ev ari.Event) { mgr.HandleEvent(ev) },
 		OnConnect: func(ctx context.Context, _ *ari.AsteriskInfo) {
-			go mgr.Resync(ctx)
+			go func() {
+				mgr.Resync(ctx)
+				// Callers still waiting or talking after a restart are taken over.
+				if err := router.Recover(ctx, mgr); err != nil {
+					log.Error("ACD recovery", zap.Error(err))
+				}
+				select {
+				case <-recovered:
+				default:
+					close(recovered)
+				}
+			}()
 		},
 	})
 	if err != nil {
@@ -138,6 +161,32 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		Validate: validator(rules),
 		Flows:    a.flows,
 	}
+	router, err = dispatch.New(a.acdStore, a.acdConfig, a.ari, a.bus, speaker, a.bus.Conn(), dispatch.Options{
+		Instance:         cfg.Instance,
+		CallbackEndpoint: cfg.ACD.CallbackEndpoint,
+		CallbackAttempts: cfg.ACD.CallbackAttempts,
+		Tick:             cfg.ACD.Tick,
+		OnAgentState:     a.logAgentState,
+		Logger:           log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.router = router
+	if err := router.Reload(ctx); err != nil {
+		return nil, err
+	}
+	// Records of calls still queued or talking stay open: Recover takes them over.
+	keep, err := router.KeepRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
+	}
+	if n, err := a.records.CloseOrphans(ctx, cfg.Instance, time.Now().UTC(), keep...); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Warn("closed records of calls cut off by an earlier stop", zap.Int64("calls", n))
+	}
+	deps.Queue = router
 	a.flowAdmin = &flowAdmin{store: a.flows, deps: deps}
 	engine := ivr.NewEngine(deps)
 	mgr, err = calls.New(a.ari, a.records, a.bus, live, calls.Options{
@@ -157,6 +206,7 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		CleanupTimeout: cfg.Calls.CleanupTimeout,
 		MaxDuration:    cfg.Calls.MaxDuration,
 		Logger:         log,
+		Intercept:      router.HandleEvent,
 	})
 	if err != nil {
 		return nil, err
@@ -169,7 +219,20 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	}
 	a.httpAddr = ln.Addr().String()
 	a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
-	a.wg.Add(2)
+	a.wg.Add(3)
+	go func() {
+		defer a.wg.Done()
+		// Dispatch only once waiting callers were taken over (or ARI never
+		// came up: calls cannot arrive then either).
+		select {
+		case <-recovered:
+		case <-a.runCtx.Done():
+			return
+		}
+		if err := router.Run(a.runCtx); err != nil {
+			log.Error("ACD dispatcher stopped", zap.Error(err))
+		}
+	}()
 	go func() {
 		defer a.wg.Done()
 		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -274,6 +337,20 @@ func checkAsteriskRoot(root string) error {
 	return nil
 }
 
+// logAgentState keeps every agent state change in PostgreSQL for reports.
+func (a *App) logAgentState(ev cti.AgentStateChanged) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := a.acdConfig.LogState(ctx, pgstore.StateChange{Agent: acd.AgentID(ev.Agent), From: acd.State(ev.From),
+		To: acd.State(ev.To), Reason: ev.Reason, CallID: acd.CallID(ev.CallID), At: ev.At})
+	if err != nil {
+		a.log.Warn("agent state log", zap.Error(err))
+	}
+}
+
+// Router is the ACD runtime.
+func (a *App) Router() *dispatch.Router { return a.router }
+
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.httpAddr }
 
@@ -334,9 +411,10 @@ func (a *App) routes() http.Handler {
 			"active_calls": a.calls.Active(), "draining": a.calls.Draining()})
 	})
 	agentdesk.New(agentdesk.Options{
-		Token:  a.cfg.API.Token,
-		Flows:  a.flowAdmin,
-		Extra:  agentdesk.RecordRoutes(a.records, a.messages),
+		Token: a.cfg.API.Token,
+		Flows: a.flowAdmin,
+		Extra: agentdesk.JoinRoutes(agentdesk.RecordRoutes(a.records, a.messages),
+			agentdesk.ACDRoutes(&acdAdmin{Store: a.acdConfig, router: a.router}, a.router, a.log)),
 		Logger: a.log,
 	}).Register(mux)
 	// Asterisk fetches rendered speech here (no shared disk needed).

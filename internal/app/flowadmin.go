@@ -181,6 +181,7 @@ func (f *flowAdmin) Simulate(ctx context.Context, name string, req agentdesk.Sim
 	}
 	deps := f.deps
 	deps.Messages = nil // a simulation leaves no message
+	deps.Queue = nil    // nor queues anyone: the simulator says an agent answers
 	deps.Flows = f.store
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "flow %s version %d (%s), caller %s, DID %s, at %s\n", v.Name, v.Number, v.State, req.Caller, req.DID, at.Format(time.RFC3339))

@@ -322,3 +322,31 @@ func (c *Client) DestroyBridge(ctx context.Context, bridgeID string) error {
 	}
 	return err
 }
+
+// StartMOH plays a music-on-hold class to a channel until StopMOH; it keeps
+// playing if ccd goes away, so a waiting caller never hears silence.
+func (c *Client) StartMOH(ctx context.Context, channelID, class string) error {
+	q := url.Values{}
+	if class != "" {
+		q.Set("mohClass", class)
+	}
+	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelID)+"/moh", q, nil, nil)
+}
+
+// StopMOH stops music on hold; a channel that is gone is not an error.
+func (c *Client) StopMOH(ctx context.Context, channelID string) error {
+	err := c.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(channelID)+"/moh", nil, nil, nil)
+	if isGone(err) {
+		return nil
+	}
+	return err
+}
+
+// Bridges lists the bridges Asterisk has now.
+func (c *Client) Bridges(ctx context.Context) ([]ari.BridgeData, error) {
+	var list []ari.BridgeData
+	if err := c.do(ctx, http.MethodGet, "/bridges", nil, nil, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}

@@ -51,6 +51,11 @@ type Options struct {
 	RTPStart, RTPEnd int
 	// MediaAddress is where RTP binds and what SDP announces; default SIPBind.
 	MediaAddress string
+	// AppQueueDID, for benchmarks only, is a trunk number that bypasses ccd:
+	// Asterisk answers it and runs its own app_queue (queue appq, strategy
+	// leastrecent, every agent endpoint a member). Empty: app_queue is not
+	// loaded and every trunk call goes to ccd.
+	AppQueueDID string
 	// StartTimeout bounds how long Start waits for Asterisk and ARI; default 60s.
 	StartTimeout time.Duration
 	// Env holds extra KEY=VALUE entries for the script (DEBIAN_MIRROR, for
@@ -75,6 +80,9 @@ type Instance struct {
 	// Agents lists the agent endpoint ids; AgentPasswords their passwords.
 	Agents         []string
 	AgentPasswords map[string]string
+	// AppQueueDID is the number served by app_queue's queue appq, if any
+	// (Options.AppQueueDID).
+	AppQueueDID string
 
 	env []string
 }
@@ -83,6 +91,7 @@ type Instance struct {
 var settingKeys = []string{
 	"SIP_BIND", "SIP_PORT", "HTTP_BIND", "HTTP_PORT", "ARI_APP", "TRUNK_ALLOW",
 	"TRUNK_AUTH_USER", "TRUNK_AUTH_PASSWORD", "AGENTS", "RTP_START", "RTP_END", "MEDIA_ADDRESS",
+	"APPQUEUE_DID",
 }
 
 // FindScript returns deploy/asterisk.sh of the repository that contains the
@@ -177,6 +186,7 @@ func open(dir, script string, o Options) (*Instance, error) {
 		TrunkAllow:     splitList(settings["TRUNK_ALLOW"], ","),
 		Agents:         splitList(settings["AGENTS"], " "),
 		AgentPasswords: map[string]string{},
+		AppQueueDID:    settings["APPQUEUE_DID"],
 		env:            o.baseEnv(),
 	}
 	if i.Root != "" && o.Root == "" {
@@ -300,6 +310,7 @@ func (o Options) configureEnv() ([]string, error) {
 	set("TRUNK_AUTH_USER", o.TrunkAuthUser)
 	set("TRUNK_AUTH_PASSWORD", o.TrunkAuthPassword)
 	set("MEDIA_ADDRESS", o.MediaAddress)
+	set("APPQUEUE_DID", o.AppQueueDID)
 	for _, a := range o.Agents {
 		if a == "" || strings.ContainsFunc(a, unicode.IsSpace) {
 			return nil, fmt.Errorf("%w: agent id %q", ErrInvalidOptions, a)

@@ -106,6 +106,16 @@ func TestInstanceLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("no app_queue by default", func(t *testing.T) {
+		out, err := inst.CLI(ctx, "module show like app_queue")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "0 modules loaded") || inst.AppQueueDID != "" {
+			t.Errorf("app_queue loaded without AppQueueDID (AppQueueDID %q):\n%s", inst.AppQueueDID, out)
+		}
+	})
+
 	t.Run("second start is a no-op", func(t *testing.T) {
 		if err := inst.Start(ctx); err != nil {
 			t.Fatal(err)
@@ -138,6 +148,57 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 	if err := inst.Stop(ctx); err != nil {
 		t.Fatalf("stop of a stopped instance: %v", err)
+	}
+}
+
+// The benchmarks' baseline: with AppQueueDID, app_queue serves that number
+// from queue appq with every agent a member, here twenty of them.
+func TestAppQueueComparisonQueue(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	install(t, ctx)
+
+	var agents []string
+	for i := 2001; i <= 2020; i++ {
+		agents = append(agents, strconv.Itoa(i))
+	}
+	const did = "4006009999"
+	inst, err := asterisk.Configure(ctx, t.TempDir(), asterisk.Options{
+		SIPPort: freePort(t), HTTPPort: freePort(t), Agents: agents, AppQueueDID: did,
+	})
+	if err != nil {
+		t.Fatalf("configure: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := inst.Stop(context.Background()); err != nil {
+			t.Errorf("stop in cleanup: %v", err)
+		}
+	})
+	if inst.AppQueueDID != did || len(inst.Agents) != len(agents) || len(inst.AgentPasswords) != len(agents) {
+		t.Fatalf("instance: AppQueueDID %q, %d agents, %d passwords", inst.AppQueueDID, len(inst.Agents), len(inst.AgentPasswords))
+	}
+	if err := inst.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+
+	out, err := inst.CLI(ctx, "queue show appq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "'leastrecent' strategy") {
+		t.Errorf("queue appq is not leastrecent:\n%s", out)
+	}
+	for _, a := range agents {
+		if !strings.Contains(out, a+" (PJSIP/"+a+") (ringinuse disabled)") {
+			t.Errorf("queue appq lacks member PJSIP/%s with ringinuse disabled:\n%s", a, out)
+		}
+	}
+	out, err = inst.CLI(ctx, "dialplan show "+did+"@from-trunk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "'"+did+"' =>") || !strings.Contains(out, "Queue(appq)") {
+		t.Errorf("from-trunk does not send %s to Queue(appq):\n%s", did, out)
 	}
 }
 
@@ -185,6 +246,7 @@ func TestConfigureRejectsBadSettings(t *testing.T) {
 		{"agent id", asterisk.Options{Agents: []string{"x-y"}}, "AGENTS"},
 		{"auth user without password", asterisk.Options{TrunkAuthUser: "carrier"}, "TRUNK_AUTH_PASSWORD"},
 		{"agent named trunk", asterisk.Options{Agents: []string{"trunk"}}, "clashes"},
+		{"app_queue DID", asterisk.Options{AppQueueDID: "400x"}, "APPQUEUE_DID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,6 +58,9 @@ type Options struct {
 	CleanupTimeout time.Duration
 	MaxDuration    time.Duration
 	Logger         *zap.Logger
+	// Intercept sees every event first and claims those of channels it owns
+	// (callback legs of the ACD) by returning true.
+	Intercept func(ari.Event) bool
 }
 
 // Manager handles the calls of one ccd.
@@ -170,6 +173,9 @@ func (m *Manager) Stop(ctx context.Context) error {
 
 // HandleEvent routes one ARI event. It never blocks on a call.
 func (m *Manager) HandleEvent(ev ari.Event) {
+	if m.opts.Intercept != nil && m.opts.Intercept(ev) {
+		return
+	}
 	if m.routeLeg(ev) {
 		return
 	}
@@ -545,6 +551,9 @@ func (a *answerHook) Answer(ctx context.Context) error {
 	}
 	return err
 }
+
+// Unwrap gives the ACD the channel inside.
+func (a *answerHook) Unwrap() ivr.Channel { return a.Channel }
 
 // Record and Transfer pass through when the channel can do them.
 func (a *answerHook) Record(ctx context.Context, spec ivr.RecordSpec) (ivr.Recording, error) {

@@ -138,9 +138,14 @@ func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
 
 // CloseOrphans marks records of this instance still in progress as failed:
 // calls that a crash cut off. It runs at start, before new calls arrive.
-func (s *Store) CloseOrphans(ctx context.Context, instance string, at time.Time) (int64, error) {
+// Calls in keep (still queued or talking, to be taken over) are left open.
+func (s *Store) CloseOrphans(ctx context.Context, instance string, at time.Time, keep ...string) (int64, error) {
+	if keep == nil {
+		keep = []string{}
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE call_records SET outcome = 'failed', ended_at = $2,
-		error = 'ccd stopped before the call ended' WHERE instance = $1 AND outcome = 'in_progress'`, instance, at)
+		error = 'ccd stopped before the call ended' WHERE instance = $1 AND outcome = 'in_progress'
+		AND NOT (call_id::text = ANY($3))`, instance, at, keep)
 	if err != nil {
 		return 0, fmt.Errorf("cdr: close orphans: %w", err)
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	API      API      `yaml:"api"`
 	TTS      TTS      `yaml:"tts"`
 	Trace    Trace    `yaml:"trace"`
+	ACD      ACD      `yaml:"acd"`
 	Storage  Storage  `yaml:"storage"`
 	Log      Log      `yaml:"log"`
 }
@@ -68,6 +69,21 @@ type Trace struct {
 	CodeMinLength  int  `yaml:"code_min_length"`
 	CodeMaxLength  int  `yaml:"code_max_length"`
 	CodeCheckDigit bool `yaml:"code_check_digit"`
+}
+
+// ACD is the queueing engine. Queues, agents and pause reasons themselves
+// are configured through the admin API (ccctl queue/agent).
+type ACD struct {
+	// CallbackEndpoint dials customers back; {number} is replaced by their
+	// number. Default: out through the trunk endpoint.
+	CallbackEndpoint string `yaml:"callback_endpoint"`
+	// CallbackAttempts is how often a customer is dialled before the callback is given up.
+	CallbackAttempts int `yaml:"callback_attempts"`
+	// ReservationTTL frees an agent whose offer was never ended (its ccd
+	// died mid-offer); it must exceed the longest offer timeout.
+	ReservationTTL time.Duration `yaml:"reservation_ttl"`
+	// Tick is how often the dispatcher looks again without a wake-up.
+	Tick time.Duration `yaml:"tick"`
 }
 
 // Storage is where ccd keeps files: the TTS cache and recordings.
@@ -177,6 +193,7 @@ func Default() Config {
 		},
 		TTS:     TTS{Engine: "espeak", MediaURL: "http://127.0.0.1:8080", Timeout: 10 * time.Second},
 		Trace:   Trace{Source: "postgres", Timeout: 2 * time.Second, CodeMinLength: 13, CodeMaxLength: 20, CodeCheckDigit: true},
+		ACD:     ACD{CallbackEndpoint: "PJSIP/{number}@trunk", CallbackAttempts: 3, ReservationTTL: 90 * time.Second, Tick: 250 * time.Millisecond},
 		Storage: Storage{Dir: "/var/lib/ccd/data"},
 		Log:     Log{Level: "info", Format: "json"},
 	}
@@ -287,11 +304,19 @@ func (c Config) Validate() error {
 		"calls.max_duration":          c.Calls.MaxDuration,
 		"hotline.first_digit_timeout": c.Hotline.FirstDigitTimeout,
 		"hotline.inter_digit_timeout": c.Hotline.InterDigitTimeout,
+		"acd.reservation_ttl":         c.ACD.ReservationTTL,
+		"acd.tick":                    c.ACD.Tick,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
 			add(k, "must be a positive duration, got %s", positive[k])
 		}
+	}
+	if !strings.Contains(c.ACD.CallbackEndpoint, "{number}") || !strings.Contains(c.ACD.CallbackEndpoint, "/") {
+		add("acd.callback_endpoint", "%q must be a dial string with {number}, e.g. PJSIP/{number}@trunk", c.ACD.CallbackEndpoint)
+	}
+	if c.ACD.CallbackAttempts < 1 || c.ACD.CallbackAttempts > 10 {
+		add("acd.callback_attempts", "must be 1..10, got %d", c.ACD.CallbackAttempts)
 	}
 	if c.ARI.ReconnectMax < c.ARI.ReconnectMin {
 		add("ari.reconnect_max", "must not be below ari.reconnect_min")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ccd-platform/ccd/acd"
 	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/trace"
 )
@@ -56,6 +57,36 @@ func seed(ctx context.Context, o Options, dsn, token string, say func(string, ..
 			_ = json.Unmarshal(data, out)
 		}
 		return resp.StatusCode, nil
+	}
+	// The ACD's sample queues and agents, before the flow that queues callers.
+	var queues struct {
+		Queues []json.RawMessage `json:"queues"`
+	}
+	if _, err := api(http.MethodGet, "/api/v1/queues", nil, &queues); err != nil {
+		return err
+	}
+	if len(queues.Queues) == 0 {
+		qs, err := acd.SampleQueues()
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			body, _ := json.Marshal(q)
+			if _, err := api(http.MethodPut, "/api/v1/queues/"+string(q.ID), body, nil); err != nil {
+				return err
+			}
+		}
+		as, err := acd.SampleAgents()
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			body, _ := json.Marshal(a)
+			if _, err := api(http.MethodPut, "/api/v1/agents/"+string(a.ID), body, nil); err != nil {
+				return err
+			}
+		}
+		say("ACD         %d sample queues and %d agents (acd/samples); log agents in with ccctl agent login 1001", len(qs), len(as))
 	}
 	code, err := api(http.MethodGet, "/api/v1/flows/hotline", nil, nil)
 	if err != nil {

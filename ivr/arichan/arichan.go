@@ -41,7 +41,7 @@ type Channel struct {
 	records   map[string]chan recDone  // recording name → its end
 	hungUp    bool                     // we sent the hangup
 	legs      Legs
-	leg       *leg
+	leg       *Leg
 	onKey     func(rune)
 }
 

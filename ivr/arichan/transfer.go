@@ -19,17 +19,44 @@ var _ ivr.Transferer = (*Channel)(nil)
 // ErrNoAnswer: the transfer target did not answer (busy, no answer, unreachable).
 var ErrNoAnswer = errors.New("transfer target did not answer")
 
+// ErrLegBusy: the channel is already dialling or talking to another party.
+var ErrLegBusy = errors.New("another party is already dialled")
+
 // Legs lets the owner of a channel route the events of a channel it dials
-// (a transfer target) to it.
+// (a transfer target, an agent) to it.
 type Legs interface {
 	AddLeg(legID string, owner *Channel)
 	RemoveLeg(legID string)
 }
 
-type leg struct {
-	id       string
+// Leg is a channel the caller's channel dialled.
+type Leg struct {
+	ID       string
 	answered chan struct{}
 	gone     chan string // hangup cause text
+	owner    *Channel
+}
+
+// Answered is closed when the leg answers (enters Stasis).
+func (l *Leg) Answered() <-chan struct{} { return l.answered }
+
+// Gone delivers the hangup cause once the leg's channel is destroyed.
+func (l *Leg) Gone() <-chan string { return l.gone }
+
+// MarkGone reports the leg gone when its end was missed (it ended while
+// ccd was not listening).
+func (l *Leg) MarkGone(cause string) {
+	select {
+	case l.gone <- cause:
+	default:
+	}
+}
+
+// Hangup hangs the leg up; a leg already gone is fine.
+func (l *Leg) Hangup(ctx context.Context) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = l.owner.ari.Hangup(hctx, l.ID, "normal")
 }
 
 // SetLegs lets the channel dial others.
@@ -49,7 +76,7 @@ func (c *Channel) handleLeg(ev ari.Event) bool {
 	}
 	switch e := ev.(type) {
 	case *ari.StasisStart:
-		if e.Channel.ID == l.id {
+		if e.Channel.ID == l.ID {
 			select {
 			case <-l.answered:
 			default:
@@ -58,7 +85,7 @@ func (c *Channel) handleLeg(ev ari.Event) bool {
 			return true
 		}
 	case *ari.ChannelDestroyed:
-		if e.Channel.ID == l.id {
+		if e.Channel.ID == l.ID {
 			select {
 			case l.gone <- fmt.Sprintf("%d %s", e.Cause, e.CauseTxt):
 			default:
@@ -67,60 +94,139 @@ func (c *Channel) handleLeg(ev ari.Event) bool {
 		}
 	case *ari.ChannelDtmfReceived:
 		// The agent's keys are not the caller's input.
-		return e.Channel.ID == l.id
+		return e.Channel.ID == l.ID
 	case *ari.ChannelHangupRequest:
-		return e.Channel.ID == l.id
+		return e.Channel.ID == l.ID
 	case *ari.StasisEnd:
-		return e.Channel.ID == l.id
+		return e.Channel.ID == l.ID
 	case *ari.ChannelStateChange:
-		return e.Channel.ID == l.id
+		return e.Channel.ID == l.ID
 	}
 	return false
+}
+
+// DialOptions describe a leg to dial.
+type DialOptions struct {
+	To       string        // endpoint, e.g. PJSIP/1001
+	Timeout  time.Duration // ring time
+	LegID    string        // channel ID; generated when empty
+	CallerID string        // shown on the device; the caller's number when empty
+	// Variables are set on the new channel.
+	Variables map[string]string
+}
+
+// Dial rings another party for this caller. Its events reach the returned
+// leg until DropLeg. Only one leg at a time.
+func (c *Channel) Dial(ctx context.Context, o DialOptions) (*Leg, error) {
+	l, err := c.attachLeg(o.LegID, false)
+	if err != nil {
+		return nil, err
+	}
+	if o.CallerID == "" {
+		o.CallerID = c.vars["caller"]
+	}
+	if _, err := c.ari.Originate(ctx, ariconn.OriginateOptions{
+		Endpoint: o.To, AppArgs: "dialed," + c.vars["call_id"], CallerID: o.CallerID,
+		Timeout: o.Timeout, ChannelID: l.ID, Variables: o.Variables,
+	}); err != nil {
+		c.DropLeg(l)
+		return nil, fmt.Errorf("dial %s: %w", o.To, err)
+	}
+	return l, nil
+}
+
+// AdoptLeg takes an existing, answered channel as this caller's leg (after a
+// restart of ccd, for a conversation that went on meanwhile).
+func (c *Channel) AdoptLeg(legID string) (*Leg, error) {
+	return c.attachLeg(legID, true)
+}
+
+func (c *Channel) attachLeg(id string, answered bool) (*Leg, error) {
+	c.mu.Lock()
+	legs := c.legs
+	busy := c.leg != nil
+	c.mu.Unlock()
+	if legs == nil {
+		return nil, fmt.Errorf("dial: %w", ivr.ErrUnsupported)
+	}
+	if busy {
+		return nil, ErrLegBusy
+	}
+	if id == "" {
+		id = "leg-" + uuid.NewString()
+	}
+	l := &Leg{ID: id, answered: make(chan struct{}), gone: make(chan string, 1), owner: c}
+	if answered {
+		close(l.answered)
+	}
+	c.mu.Lock()
+	c.leg = l
+	c.mu.Unlock()
+	legs.AddLeg(l.ID, c)
+	return l, nil
+}
+
+// DropLeg stops routing a leg's events to this channel.
+func (c *Channel) DropLeg(l *Leg) {
+	c.mu.Lock()
+	legs := c.legs
+	if c.leg == l {
+		c.leg = nil
+	}
+	c.mu.Unlock()
+	if legs != nil {
+		legs.RemoveLeg(l.ID)
+	}
+}
+
+// Bridge connects the caller and the leg in a new mixing bridge.
+func (c *Channel) Bridge(ctx context.Context, bridgeID string, l *Leg) error {
+	if err := c.ari.CreateBridge(ctx, bridgeID, "mixing"); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	if err := c.ari.AddToBridge(ctx, bridgeID, c.id, l.ID); err != nil {
+		_ = c.ari.DestroyBridge(context.WithoutCancel(ctx), bridgeID)
+		return fmt.Errorf("bridge: %w", err)
+	}
+	return nil
+}
+
+// StartMOH plays a music-on-hold class to the caller.
+func (c *Channel) StartMOH(ctx context.Context, class string) error {
+	return c.ari.StartMOH(ctx, c.id, class)
+}
+
+// StopMOH stops the music on hold.
+func (c *Channel) StopMOH(ctx context.Context) error {
+	return c.ari.StopMOH(context.WithoutCancel(ctx), c.id)
+}
+
+// Ring lets the caller hear ringing until the returned function is called.
+func (c *Channel) Ring(ctx context.Context) (stop func()) {
+	ring := "pb-ring-" + uuid.NewString()
+	if err := c.ari.Play(ctx, c.id, ring, "tone:ring;tonezone=us"); err != nil {
+		c.log.Debug("ringback", zap.Error(err))
+	}
+	return func() { _ = c.ari.StopPlayback(context.WithoutCancel(ctx), ring) }
+}
+
+// DestroyBridge removes a bridge; its channels stay up.
+func (c *Channel) DestroyBridge(ctx context.Context, bridgeID string) {
+	_ = c.ari.DestroyBridge(context.WithoutCancel(ctx), bridgeID)
 }
 
 // Transfer dials to (an endpoint such as PJSIP/1001), lets the caller hear
 // ringing, and on answer bridges the two; it returns when the conversation
 // is over, or with ErrNoAnswer if the target does not answer in time.
 func (c *Channel) Transfer(ctx context.Context, to string, timeout time.Duration) error {
-	c.mu.Lock()
-	legs := c.legs
-	c.mu.Unlock()
-	if legs == nil {
-		return fmt.Errorf("transfer: %w", ivr.ErrUnsupported)
-	}
-	l := &leg{id: "leg-" + uuid.NewString(), answered: make(chan struct{}), gone: make(chan string, 1)}
-	c.mu.Lock()
-	c.leg = l
-	c.mu.Unlock()
-	legs.AddLeg(l.id, c)
-	defer func() {
-		legs.RemoveLeg(l.id)
-		c.mu.Lock()
-		c.leg = nil
-		c.mu.Unlock()
-	}()
-	log := c.log.With(zap.String("leg_id", l.id), zap.String("to", to))
-
-	// Ringing for the caller while the target rings.
-	ring := "pb-ring-" + uuid.NewString()
-	if err := c.ari.Play(ctx, c.id, ring, "tone:ring;tonezone=us"); err != nil {
-		log.Debug("ringback", zap.Error(err))
-	}
-	stopRing := func() { _ = c.ari.StopPlayback(context.WithoutCancel(ctx), ring) }
-
-	caller := c.vars["caller"]
-	if _, err := c.ari.Originate(ctx, ariconn.OriginateOptions{
-		Endpoint: to, AppArgs: "dialed," + c.vars["call_id"], CallerID: caller,
-		Timeout: timeout, ChannelID: l.id,
-	}); err != nil {
+	stopRing := c.Ring(ctx)
+	l, err := c.Dial(ctx, DialOptions{To: to, Timeout: timeout})
+	if err != nil {
 		stopRing()
-		return fmt.Errorf("dial %s: %w", to, err)
+		return err
 	}
-	hangLeg := func() {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = c.ari.Hangup(hctx, l.id, "normal")
-	}
+	defer c.DropLeg(l)
+	log := c.log.With(zap.String("leg_id", l.ID), zap.String("to", to))
 	select {
 	case <-l.answered:
 	case cause := <-l.gone:
@@ -128,27 +234,23 @@ func (c *Channel) Transfer(ctx context.Context, to string, timeout time.Duration
 		return fmt.Errorf("%w: %s (%s)", ErrNoAnswer, to, cause)
 	case <-ctx.Done():
 		stopRing()
-		hangLeg()
+		l.Hangup(ctx)
 		return context.Cause(ctx)
 	}
 	stopRing()
 	bridge := "br-" + uuid.NewString()
-	if err := c.ari.CreateBridge(ctx, bridge, "mixing"); err != nil {
-		hangLeg()
-		return fmt.Errorf("bridge: %w", err)
+	if err := c.Bridge(ctx, bridge, l); err != nil {
+		l.Hangup(ctx)
+		return err
 	}
-	defer func() { _ = c.ari.DestroyBridge(context.WithoutCancel(ctx), bridge) }()
-	if err := c.ari.AddToBridge(ctx, bridge, c.id, l.id); err != nil {
-		hangLeg()
-		return fmt.Errorf("bridge: %w", err)
-	}
+	defer c.DestroyBridge(ctx, bridge)
 	log.Info("caller connected", zap.String("bridge_id", bridge))
 	select {
 	case cause := <-l.gone:
 		log.Info("transfer target hung up", zap.String("cause", cause))
 		return nil
 	case <-ctx.Done():
-		hangLeg()
+		l.Hangup(ctx)
 		return context.Cause(ctx)
 	}
 }

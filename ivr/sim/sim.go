@@ -117,6 +117,14 @@ func (c *Channel) Transfer(_ context.Context, to string, timeout time.Duration) 
 	return nil
 }
 
+// Queuer stands in for the ACD: the caller is said to reach an agent at once.
+type Queuer struct{ W io.Writer }
+
+func (q Queuer) Queue(_ context.Context, _ ivr.Channel, req ivr.QueueRequest) (ivr.QueueResult, error) {
+	fmt.Fprintf(q.W, "  queue %s (priority %d): an agent answers\n", req.Queue, req.Priority)
+	return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: "simulated"}, nil
+}
+
 // Transcript writes what the flow does, one line per step.
 type Transcript struct{ W io.Writer }
 
@@ -165,6 +173,9 @@ type Options struct {
 func Run(ctx context.Context, doc *flows.Doc, o Options, out io.Writer) (ivr.FlowResult, error) {
 	d := o.Deps
 	d.Speaker = Speaker{}
+	if d.Queue == nil {
+		d.Queue = Queuer{W: out}
+	}
 	if !o.Now.IsZero() {
 		now := o.Now
 		d.Now = func() time.Time { return now }

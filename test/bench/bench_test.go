@@ -70,7 +70,9 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run()) // no benchmark asked for (make test): no stack needed
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	s, err := harness.Start(ctx)
+	// Agents 2001-2020 for the queue drains, and app_queue on appQueueDID
+	// as their baseline; the hotline benchmarks use neither.
+	s, err := harness.StartWith(ctx, harness.Options{Agents: benchAgents(), AppQueueDID: appQueueDID})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: the private stack did not start: %v\n", err)
 		if s != nil {

@@ -56,8 +56,24 @@ type Stack struct {
 	log    *zap.Logger
 }
 
-// Start brings the stack up. Call Close when done, even after an error.
-func Start(ctx context.Context) (s *Stack, err error) {
+// Options change the stack Start brings up; the zero value is the stack
+// every end-to-end suite uses.
+type Options struct {
+	// Agents are the agent endpoint ids Asterisk accepts, each with a
+	// generated password (Stack.Asterisk.AgentPasswords). Nil: 1001-1003.
+	Agents []string
+	// AppQueueDID, for benchmarks, is a number Asterisk serves with its own
+	// app_queue (queue appq, every agent a member) instead of ccd.
+	AppQueueDID string
+}
+
+// Start brings the default stack up. Call Close when done, even after an error.
+func Start(ctx context.Context) (*Stack, error) {
+	return StartWith(ctx, Options{})
+}
+
+// StartWith brings a stack up with o. Call Close when done, even after an error.
+func StartWith(ctx context.Context, o Options) (s *Stack, err error) {
 	dir, err := os.MkdirTemp("", "ccd-e2e-")
 	if err != nil {
 		return nil, err
@@ -79,7 +95,7 @@ func Start(ctx context.Context) (s *Stack, err error) {
 	enc := zap.NewDevelopmentEncoderConfig()
 	s.log = zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(s.logf), zap.DebugLevel))
 
-	if s.Asterisk, err = startAsterisk(ctx, filepath.Join(dir, "asterisk")); err != nil {
+	if s.Asterisk, err = startAsterisk(ctx, filepath.Join(dir, "asterisk"), o); err != nil {
 		return s, fmt.Errorf("Asterisk: %w", err)
 	}
 	rport, err := localstack.FreePort()
@@ -137,7 +153,7 @@ func Start(ctx context.Context) (s *Stack, err error) {
 	return s, nil
 }
 
-func startAsterisk(ctx context.Context, dir string) (*asterisk.Instance, error) {
+func startAsterisk(ctx context.Context, dir string, o Options) (*asterisk.Instance, error) {
 	if err := asterisk.Install(ctx, asterisk.Options{}); err != nil {
 		return nil, err
 	}
@@ -153,6 +169,7 @@ func startAsterisk(ctx context.Context, dir string) (*asterisk.Instance, error) 
 		SIPPort: sip, HTTPPort: httpPort,
 		TrunkAllow:    []string{"127.0.0.1/32"},
 		TrunkAuthUser: "carrier", TrunkAuthPassword: "carrier-secret-e2e",
+		Agents: o.Agents, AppQueueDID: o.AppQueueDID,
 	})
 	if err != nil {
 		return nil, err
@@ -340,7 +357,7 @@ func Eventually(ctx context.Context, timeout time.Duration, fn func() error) err
 	}
 }
 
-// EventLog records every call event published on the bus.
+// EventLog records every event published on the bus (calls, queues, agents).
 type EventLog struct {
 	Log[cti.Envelope]
 	nc *nats.Conn
@@ -352,7 +369,7 @@ func newEventLog(url string) (*EventLog, error) {
 		return nil, err
 	}
 	l := &EventLog{nc: nc}
-	_, err = nc.Subscribe(cti.AllCallEvents(), func(m *nats.Msg) {
+	_, err = nc.Subscribe("cc.>", func(m *nats.Msg) {
 		var env cti.Envelope
 		if json.Unmarshal(m.Data, &env) == nil {
 			l.Add(env)
