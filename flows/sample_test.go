@@ -137,3 +137,9 @@ func TestSampleHotlineCalls(t *testing.T) {
 		})
 	}
 }
+
+func TestSampleAgentLineValidates(t *testing.T) {
+	if _, err := flows.Check(flows.SampleAgentLine(), flows.ValidateOptions{Name: "agents"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,3 +11,12 @@ var sampleHotline []byte
 func SampleHotline() []byte {
 	return append([]byte(nil), sampleHotline...)
 }
+
+//go:embed samples/agents.yaml
+var sampleAgents []byte
+
+// SampleAgentLine returns the source of the sample agent line: a greeting,
+// then the ACD's trace queue, with a message as the way out.
+func SampleAgentLine() []byte {
+	return append([]byte(nil), sampleAgents...)
+}

@@ -41,7 +41,8 @@ func runStack(args []string) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nThe hotline answers on 127.0.0.1:%d. Place a demo call:\n\n  %s\n\n", o.SIPPort, devstack.DemoCall(o))
-		fmt.Fprintf(stdout, "Then see its record:  bin/ccctl cdr --dsn-from %s/ccd.yaml\nStop everything:      make down\n", o.Dir)
+		fmt.Fprintf(stdout, "Then see its record:  bin/ccctl cdr --dsn-from %s/ccd.yaml\n\n", o.Dir)
+		fmt.Fprintf(stdout, "Watch the ACD share calls between two agent phones (each in its own terminal):\n\n%s\n\nStop everything:      make down\n", devstack.ACDDemo(o))
 		return nil
 	case "down":
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

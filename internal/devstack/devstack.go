@@ -72,6 +72,9 @@ func (o Options) path(p ...string) string { return filepath.Join(append([]string
 // HotlineDID is the number the demo call dials.
 const HotlineDID = "4006001000"
 
+// AgentLineDID goes straight to the ACD's trace queue (flows/samples/agents.yaml).
+const AgentLineDID = "4006001001"
+
 // Up starts whatever is not running yet and waits until ccd is ready.
 func Up(ctx context.Context, o Options) error {
 	o.defaults()
@@ -365,4 +368,15 @@ func Status(ctx context.Context, o Options) error {
 func DemoCall(o Options) string {
 	o.defaults()
 	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from 13800138000 --digits 'w1500,2,w500,1,w500,%s#' --hangup-after 45s --record /tmp/heard.wav", o.SIPPort, HotlineDID, trace.SampleCode)
+}
+
+// ACDDemo is the ccctl lines that start two agent phones, log the agents in
+// and place three calls to the agent line.
+func ACDDemo(o Options) string {
+	o.defaults()
+	return fmt.Sprintf(`  bin/ccctl phone 1001 --talk 15s
+  bin/ccctl phone 1003 --talk 15s
+  bin/ccctl agent login 1001 && bin/ccctl agent login 1003
+  for n in 1 2 3; do bin/ccctl call --to 127.0.0.1:%d --did %s --from 1390000000$n --hangup-after 60s & done; wait
+  bin/ccctl queue stats trace; bin/ccctl agent state 1001; bin/ccctl agent state 1003`, o.SIPPort, AgentLineDID)
 }

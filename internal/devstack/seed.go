@@ -88,26 +88,35 @@ func seed(ctx context.Context, o Options, dsn, token string, say func(string, ..
 		}
 		say("ACD         %d sample queues and %d agents (acd/samples); log agents in with ccctl agent login 1001", len(qs), len(as))
 	}
-	code, err := api(http.MethodGet, "/api/v1/flows/hotline", nil, nil)
-	if err != nil {
-		return err
-	}
-	if code == http.StatusNotFound {
+	for _, f := range []struct {
+		name, did, file string
+		src           []byte
+	}{
+		{"hotline", HotlineDID, "flows/samples/hotline.yaml", flows.SampleHotline()},
+		{"agents", AgentLineDID, "flows/samples/agents.yaml", flows.SampleAgentLine()},
+	} {
+		code, err := api(http.MethodGet, "/api/v1/flows/"+f.name, nil, nil)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusNotFound {
+			continue
+		}
 		var v struct {
 			Version int `json:"version"`
 		}
-		if _, err := api(http.MethodPost, "/api/v1/flows/hotline/drafts", flows.SampleHotline(), &v); err != nil {
+		if _, err := api(http.MethodPost, "/api/v1/flows/"+f.name+"/drafts", f.src, &v); err != nil {
 			return err
 		}
 		// Publishing renders the flow's prompts with text-to-speech.
-		if _, err := api(http.MethodPost, fmt.Sprintf("/api/v1/flows/hotline/versions/%d/publish", v.Version), nil, nil); err != nil {
+		if _, err := api(http.MethodPost, fmt.Sprintf("/api/v1/flows/%s/versions/%d/publish", f.name, v.Version), nil, nil); err != nil {
 			return err
 		}
-		body, _ := json.Marshal(map[string]string{"flow": "hotline"})
-		if _, err := api(http.MethodPut, "/api/v1/bindings/"+HotlineDID, body, nil); err != nil {
+		body, _ := json.Marshal(map[string]string{"flow": f.name})
+		if _, err := api(http.MethodPut, "/api/v1/bindings/"+f.did, body, nil); err != nil {
 			return err
 		}
-		say("Flow        hotline version %d published and bound to %s (flows/samples/hotline.yaml)", v.Version, HotlineDID)
+		say("Flow        %s version %d published and bound to %s (%s)", f.name, v.Version, f.did, f.file)
 	}
 	return nil
 }
