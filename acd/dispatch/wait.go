@@ -117,6 +117,8 @@ func (w *waiter) enter(ctx context.Context) (ivr.QueueResult, acd.QueueID, error
 	if w.q.OverflowWhenEmpty {
 		if st, err := r.store.Stats(ctx, w.q.ID); err == nil && st.Staffed == 0 {
 			log.Info("no agent logged in for the queue: overflow", zap.String("overflow", w.q.Overflow))
+			r.publish(cti.CallLeftQueue{CallID: string(w.call), Queue: string(w.q.ID), Reason: "overflow",
+				Target: w.q.Overflow, At: time.Now().UTC()})
 			return w.overflow("no agent logged in")
 		}
 	}

@@ -425,3 +425,117 @@ func TestQueueAPIValidates(t *testing.T) {
 		t.Fatalf("unknown field: %d %s, want 400", code, body)
 	}
 }
+
+func TestCallerHangsUpDuringOffer(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	q := testQueue("gone")
+	q.OfferTimeout = 20
+	putQueue(t, q)
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	phone := startAgent(t, ctx, "1001", sipagent.Behaviour{NoAnswer: true})
+	login(t, "1001")
+	const did = "4006002011"
+	queueFlow(t, did, "gone", "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 40*time.Second, "")
+	id := callID(t, ctx, from)
+	ring, err := phone.WaitCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Hangup()
+	// The agent's phone stops ringing, the agent is free, the call is abandoned.
+	if _, err := ring.Wait(ctx); err != nil || ring.Answered() {
+		t.Fatalf("agent phone after the caller left: answered %v, %v", ring.Answered(), err)
+	}
+	var left cti.CallLeftQueue
+	waitQueueEvent(t, ctx, "queue.left", ofCall(id), &left)
+	if left.Reason != "abandoned" {
+		t.Errorf("left the queue: %+v, want abandoned", left)
+	}
+	waitAvailable(t, ctx, "1001")
+	checkRecord(t, ctx, id, "abandoned")
+}
+
+func TestCallbackRetriedThenGivenUp(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	q := testQueue("cbfail")
+	q.CallbackAllowed = true
+	putQueue(t, q)
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	startAgent(t, ctx, "1001", sipagent.Behaviour{AnswerAfter: 100 * time.Millisecond})
+	customer := startAgent(t, ctx, "1003", sipagent.Behaviour{Reject: 486})
+	login(t, "1001")
+	pause(t, "1001", "break")
+	const did = "4006002012"
+	queueFlow(t, did, "cbfail", "0")
+	a := dial(t, ctx, "1003", did, 30*time.Second, "w2500,1")
+	id := callID(t, ctx, "1003")
+	if _, err := a.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, "1001")
+	// Three attempts (acd.callback_attempts), each refused by the busy customer.
+	waitQueueEvent(t, ctx, "queue.callback", func(e cti.Envelope) bool {
+		var p cti.CallbackUpdate
+		return ofCall(id)(e) && e.Decode(&p) == nil && p.State == "failed"
+	}, nil)
+	var states []string
+	for _, e := range stack.Events().All() {
+		var p cti.CallbackUpdate
+		if e.Type == "queue.callback" && ofCall(id)(e) && e.Decode(&p) == nil && p.State != "dialling" {
+			states = append(states, fmt.Sprintf("%s#%d", p.State, p.Attempt))
+		}
+	}
+	want := []string{"requested#0", "no_answer#1", "no_answer#2", "failed#3"}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		t.Fatalf("callback went %v, want %v", states, want)
+	}
+	n := 0
+	for _, e := range customer.Events() {
+		if e.Type == sipagent.EventRejected {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("the customer was rung %d times, want 3", n)
+	}
+	waitAvailable(t, ctx, "1001")
+	if st := waitingIn(t, "cbfail"); st != 0 {
+		t.Errorf("%d calls still waiting after the callback was given up", st)
+	}
+}
+
+func TestOverflowWhenNobodyLoggedIn(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	q := testQueue("empty")
+	q.OverflowWhenEmpty, q.Overflow = true, "message"
+	putQueue(t, q)
+	const did = "4006002013"
+	queueFlow(t, did, "empty", "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 30*time.Second, "w6000,#")
+	id := callID(t, ctx, from)
+	var left cti.CallLeftQueue
+	waitQueueEvent(t, ctx, "queue.left", ofCall(id), &left)
+	if left.Reason != "overflow" || left.Target != "message" || left.WaitedMS > 1000 {
+		t.Fatalf("left %+v, want an overflow to a message at once", left)
+	}
+	if _, err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The flow went on to its message node: the caller left a message.
+	err := harness.Eventually(ctx, 10*time.Second, func() error {
+		var n int
+		if err := stack.DB.QueryRow(ctx, `SELECT count(*) FROM messages WHERE call_id = $1`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%d messages", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
