@@ -160,7 +160,7 @@ func (r *Router) callback(ctx context.Context, c acd.QueuedCall, a acd.Assignmen
 	al, err := r.dialCallbackLeg(ctx, ag.Device, fmt.Sprintf("\"Callback\" <%s>", c.Callback), q.OfferTimeout.D(), c.ID)
 	if err != nil {
 		log.Warn("ring agent for callback", zap.Error(err))
-		releaseOffer(acd.Rejected, err.Error())
+		releaseOffer(acd.NoAnswer, err.Error())
 		return
 	}
 	defer r.dropCallbackLeg(al)

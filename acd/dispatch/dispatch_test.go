@@ -15,7 +15,8 @@ func TestOutcomeOf(t *testing.T) {
 	}{
 		{"17 User busy", acd.Rejected},
 		{"21 Call Rejected", acd.Rejected},
-		{"20 Subscriber absent", acd.Rejected},
+		{"20 Subscriber absent", acd.NoAnswer},
+		{"27 Destination out of order", acd.NoAnswer},
 		{"19 No answer", acd.NoAnswer},
 		{"18 No user responding", acd.NoAnswer},
 		{"16 Normal Clearing", acd.NoAnswer},

@@ -320,7 +320,7 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 			return false, context.Cause(ctx)
 		}
 		log.Warn("ringing the agent failed", zap.Error(err))
-		w.release(ctx, a, acd.Rejected, err.Error())
+		w.release(ctx, a, acd.NoAnswer, err.Error())
 		return false, nil
 	}
 	timer := time.NewTimer(w.q.OfferTimeout.D() + 3*time.Second)
@@ -448,11 +448,14 @@ func (r *Router) afterWrapUp(agent acd.AgentID, d time.Duration) {
 	})
 }
 
-// outcomeOf reads an agent leg's hangup cause ("17 User busy").
+// outcomeOf reads an agent leg's hangup cause ("17 User busy"). Busy and
+// declined are the agent's choice; anything else (no answer, a phone that is
+// offline or unreachable) counts as a miss, so an agent whose phone is gone
+// is paused after the queue's misses instead of being offered every call.
 func outcomeOf(cause string) acd.Outcome {
 	code, _, _ := strings.Cut(cause, " ")
 	switch n, _ := strconv.Atoi(code); n {
-	case 17, 21, 1, 3, 20, 27, 34, 38:
+	case 17, 21:
 		return acd.Rejected
 	}
 	return acd.NoAnswer

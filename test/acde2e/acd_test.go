@@ -190,7 +190,7 @@ func TestLastAgentGetsReturningCaller(t *testing.T) {
 	ready(t, "1002")
 	// ... yet the returning caller gets 1002, who served them before.
 	s := dial(t, ctx, caller, did, 40*time.Second, "")
-	id := nthCallID(t, ctx, caller, 2)
+	id := callID(t, ctx, caller)
 	var qj cti.CallQueued
 	waitQueueEvent(t, ctx, "queue.joined", ofCall(id), &qj)
 	if qj.PreferAgent != "1002" {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,25 +207,30 @@ func dial(t *testing.T, ctx context.Context, from, did string, max time.Duration
 	return s
 }
 
-// callID waits for the call from caller to start and returns its call ID.
+// claimed lists the call IDs callID has handed out: a caller number may call
+// again (or in another test), and each call is claimed once.
+var (
+	claimedMu sync.Mutex
+	claimed   = map[string]bool{}
+)
+
+// callID waits for the next call from caller to start and returns its call ID.
 func callID(t *testing.T, ctx context.Context, caller string) string {
 	t.Helper()
-	return nthCallID(t, ctx, caller, 1)
-}
-
-// nthCallID waits for the n-th call from caller to start and returns its call ID.
-func nthCallID(t *testing.T, ctx context.Context, caller string, n int) string {
-	t.Helper()
-	seen := 0
 	var id string
-	_, err := stack.Events().Wait(ctx, fmt.Sprintf("call %d from %s", n, caller), func(e cti.Envelope) bool {
+	_, err := stack.Events().Wait(ctx, "a new call from "+caller, func(e cti.Envelope) bool {
 		var p cti.CallStarted
 		if e.Type != "call.started" || e.Decode(&p) != nil || p.Caller != caller {
 			return false
 		}
-		seen++
+		claimedMu.Lock()
+		defer claimedMu.Unlock()
+		if claimed[p.CallID] {
+			return false
+		}
+		claimed[p.CallID] = true
 		id = p.CallID
-		return seen == n
+		return true
 	})
 	if err != nil {
 		t.Fatalf("call from %s never started: %v\n%s", caller, err, stack.LogTail(40))
