@@ -98,11 +98,13 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 				dropped++
 				continue
 			}
-			cc := c
+			// The waiter exists before the dispatcher can pick the call.
+			cc, assign := c, r.addWaiter(c.ID)
 			err := ad.Adopt(chd, string(c.ID), func(ctx context.Context, ch *arichan.Channel) (ivr.Outcome, error) {
-				return r.resumeWaiting(ctx, ch, cc, chd)
+				return r.resumeWaiting(ctx, ch, cc, chd, assign)
 			})
 			if err != nil {
+				r.removeWaiter(c.ID, assign)
 				log.Error("take over waiting caller", zap.Error(err))
 				continue
 			}
@@ -225,7 +227,8 @@ func (r *Router) dropLost(ctx context.Context, ad Adopter, c acd.QueuedCall, out
 // resumeWaiting lets a caller taken over after a restart wait again at
 // their place. The flow around the queue is not resumed: when the caller
 // leaves the queue without an agent, the call ends.
-func (r *Router) resumeWaiting(ctx context.Context, ch *arichan.Channel, c acd.QueuedCall, chd ari.ChannelData) (ivr.Outcome, error) {
+func (r *Router) resumeWaiting(ctx context.Context, ch *arichan.Channel, c acd.QueuedCall, chd ari.ChannelData, assign chan acd.Assignment) (ivr.Outcome, error) {
+	defer r.removeWaiter(c.ID, assign)
 	q, ok := r.queue(c.Queue)
 	if !ok {
 		return ivr.OutcomeFailed, fmt.Errorf("%w: %s", ErrUnknownQueue, c.Queue)
@@ -236,8 +239,6 @@ func (r *Router) resumeWaiting(ctx context.Context, ch *arichan.Channel, c acd.Q
 	}
 	w := &waiter{r: r, cc: ch, q: q, lang: "zh", call: c.ID, caller: caller, since: c.EnqueuedAt,
 		req: ivr.QueueRequest{Queue: string(c.Queue), Priority: c.Priority}}
-	assign := r.addWaiter(c.ID)
-	defer r.removeWaiter(c.ID, assign)
 	w.log().Info("caller waits again after a restart")
 	res, next, err := w.wait(ctx, assign)
 	if err != nil {
