@@ -364,7 +364,7 @@ func BenchmarkQueueDrain(b *testing.B) {
 	}
 	setupACDDrain(b)
 	for _, c := range drainCases {
-		b.Run(fmt.Sprintf("callers=%d,agents=%d", c.callers, c.agents), func(b *testing.B) {
+		b.Run(fmt.Sprintf("callers=%d,agents=%d,talk=%s", c.callers, c.agents, c.talk), func(b *testing.B) {
 			aq := drain(b, stack, appQueueDID, c.callers, c.agents, c.talk)
 			recordDrain(b, "Asterisk app_queue, leastrecent", aq)
 			acd := drain(b, stack, acdDrainDID, c.callers, c.agents, c.talk, loginAgents(b))
