@@ -98,3 +98,6 @@ func (e CallOfferEnded) Subject() string    { return QueueSubject("offer_ended",
 func (e CallConnected) Subject() string     { return QueueSubject("connected", e.Queue, e.CallID) }
 func (e CallLeftQueue) Subject() string     { return QueueSubject("left", e.Queue, e.CallID) }
 func (e CallbackUpdate) Subject() string    { return QueueSubject("callback", e.Queue, e.CallID) }
+
+// StreamAgent puts agent.state on the agent's stream (see AgentEvent).
+func (e AgentStateChanged) StreamAgent() AgentID { return AgentID(e.Agent) }

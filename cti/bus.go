@@ -18,6 +18,7 @@ import (
 // an external cluster when a URL is given.
 type Bus struct {
 	source string
+	board  *Board
 	nc     *nats.Conn
 	srv    *server.Server // nil with an external cluster
 	log    *zap.Logger
@@ -36,7 +37,7 @@ func Open(o Options) (*Bus, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b := &Bus{source: o.Source, log: o.Logger}
+	b := &Bus{source: o.Source, board: NewBoard(), log: o.Logger}
 	url := o.URL
 	if url == "" {
 		host, portStr, err := net.SplitHostPort(o.EmbeddedListen)
@@ -105,8 +106,13 @@ func (b *Bus) Ready() error {
 	return nil
 }
 
+// Board is the desk view kept from the events published here: the snapshot
+// source of the agents' streams (see Board).
+func (b *Bus) Board() *Board { return b.board }
+
 // Publish sends an event. Publishing is asynchronous in NATS; ctx bounds the
-// encoding and marks the call the event belongs to.
+// encoding and marks the call the event belongs to. An AgentEvent gets the
+// next seq of its agent's stream.
 func (b *Bus) Publish(ctx context.Context, ev Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -115,14 +121,16 @@ func (b *Bus) Publish(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(env)
-	if err != nil {
-		return err
-	}
-	if err := b.nc.Publish(ev.Subject(), data); err != nil {
-		return fmt.Errorf("cti: publish %s: %w", ev.Subject(), err)
-	}
-	return nil
+	return b.board.publish(&env, ev, func(env *Envelope) error {
+		data, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("cti: encode envelope %s: %w", ev.EventType(), err)
+		}
+		if err := b.nc.Publish(ev.Subject(), data); err != nil {
+			return fmt.Errorf("cti: publish %s: %w", ev.Subject(), err)
+		}
+		return nil
+	})
 }
 
 // Close drains the connection and stops the embedded server.

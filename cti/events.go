@@ -1,6 +1,12 @@
 // Package cti carries the contact center's events and commands over NATS:
 // typed event payloads in a versioned envelope, subject names built in one
 // place, and the embedded NATS server ccd runs by default.
+//
+// Commands are NATS requests with typed requests, responses and errors:
+// Client sends them for an Identity, Serve runs them on a CommandHandler
+// after Authorize. Each agent's events form a numbered stream, and Watch
+// gives a desktop a snapshot followed by every later event, with no gap and
+// no duplicate, across reconnects. README.md has the subject scheme.
 package cti
 
 import (
@@ -13,12 +19,16 @@ import (
 
 // Envelope wraps every event on the bus.
 type Envelope struct {
-	ID      string          `json:"id"`
-	Type    string          `json:"type"`
-	Version int             `json:"version"`
-	Time    time.Time       `json:"time"`
-	Source  string          `json:"source"`
-	Data    json.RawMessage `json:"data"`
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Version int       `json:"version"`
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`
+	// Seq numbers the events of one agent's stream (cc.agent.*.<agent>):
+	// each is one more than the previous event of the same agent. Zero, and
+	// absent from the JSON, on every other event.
+	Seq  uint64          `json:"seq,omitempty"`
+	Data json.RawMessage `json:"data"`
 }
 
 // Event is a typed payload that knows its type, version and subject.
