@@ -1,8 +1,9 @@
 // Package agentdesk is the HTTP face of the contact center: the JSON API for
 // admins (flows, DID bindings, ACD queues, agents and pause reasons),
 // supervisors and agents (call records, messages, trace lookups, agent
-// state), and later the browser desktop. Every /api call
-// needs the bearer token; errors map to HTTP statuses only here.
+// state), and the browser desktop (package agentdesk/desk). Every /api call
+// needs the bearer token or, with a Gate, a desktop session; errors map to
+// HTTP statuses only here.
 package agentdesk
 
 import (
@@ -102,9 +103,12 @@ type Flows interface {
 
 // Options wire the API.
 type Options struct {
-	Token  string
-	Flows  Flows
-	Extra  func(mux *http.ServeMux, auth func(http.HandlerFunc) http.HandlerFunc)
+	Token string
+	Flows Flows
+	Extra func(mux *http.ServeMux, auth func(http.HandlerFunc) http.HandlerFunc)
+	// Gate, when set, admits desktop sessions besides the bearer token and
+	// audits state-changing requests (desk.Desk is one).
+	Gate   Gate
 	Logger *zap.Logger
 }
 
@@ -143,25 +147,32 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 }
 
-type ctxKey struct{}
-
-// Author is who made the request (for the audit of flow changes).
+// Author is who made the request (for the audit of flow changes): the
+// person logged in, or with the bearer token the X-Author header ("admin"
+// when absent).
 func Author(ctx context.Context) string {
-	if s, ok := ctx.Value(ctxKey{}).(string); ok {
-		return s
+	if p, ok := PrincipalFrom(ctx); ok && p.Username != "" {
+		return p.Username
 	}
 	return "admin"
 }
 
-// auth checks the bearer token. Roles arrive with the agent desktop; until
-// then the token is the admin's and X-Author names the person.
+// auth admits a request with the bearer token (it acts as admin; X-Author
+// names the person) or, without an Authorization header, hands it to the
+// Gate for a desktop session. With a Gate, bearer requests go through it too,
+// to be audited.
 func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if header == "" && a.o.Gate != nil {
+			a.o.Gate.Serve(w, r, h)
+			return
+		}
 		if a.o.Token == "" {
 			WriteError(w, http.StatusUnauthorized, "the API is closed: set api.token in ccd's configuration")
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := strings.CutPrefix(header, "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.o.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ccd"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
@@ -171,7 +182,12 @@ func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {
 		if author == "" {
 			author = "admin"
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, author)))
+		r = r.WithContext(WithPrincipal(r.Context(), Principal{Username: author, Role: RoleAdmin, Bearer: true}))
+		if a.o.Gate != nil {
+			a.o.Gate.Serve(w, r, h)
+			return
+		}
+		h(w, r)
 	}
 }
 
