@@ -26,6 +26,8 @@ import (
 	"github.com/ccd-platform/ccd/acd/pgstore"
 	"github.com/ccd-platform/ccd/acd/redisstore"
 	"github.com/ccd-platform/ccd/agentdesk"
+	"github.com/ccd-platform/ccd/agentdesk/desk"
+	"github.com/ccd-platform/ccd/agentdesk/desk/deskpg"
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/internal/ariconn"
@@ -61,6 +63,7 @@ type App struct {
 	acdStore  *redisstore.Store
 	acdConfig *pgstore.Store
 	router    *dispatch.Router
+	desk      *desk.Desk
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -212,6 +215,11 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		return nil, err
 	}
 	a.calls = mgr
+	deskStore := deskpg.New(a.pool)
+	a.desk, err = desk.New(deskStore, deskStore, desk.Options{Logger: log, NATS: a.bus.Conn()})
+	if err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -219,7 +227,23 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	}
 	a.httpAddr = ln.Addr().String()
 	a.httpSrv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
-	a.wg.Add(3)
+	a.wg.Add(4)
+	go func() {
+		defer a.wg.Done()
+		// Expired desktop sessions are removed now and then.
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.runCtx.Done():
+				return
+			case <-t.C:
+				if _, err := a.desk.Prune(a.runCtx); err != nil && a.runCtx.Err() == nil {
+					log.Warn("prune desktop sessions", zap.Error(err))
+				}
+			}
+		}
+	}()
 	go func() {
 		defer a.wg.Done()
 		// Dispatch only once waiting callers were taken over (or ARI never
@@ -391,6 +415,9 @@ func (a *App) Close() {
 			a.cancelRun()
 		}
 		a.wg.Wait()
+		if a.desk != nil {
+			a.desk.Close()
+		}
 		if a.bus != nil {
 			a.bus.Close()
 		}

@@ -90,7 +90,7 @@ func seed(ctx context.Context, o Options, dsn, token string, say func(string, ..
 	}
 	for _, f := range []struct {
 		name, did, file string
-		src           []byte
+		src             []byte
 	}{
 		{"hotline", HotlineDID, "flows/samples/hotline.yaml", flows.SampleHotline()},
 		{"agents", AgentLineDID, "flows/samples/agents.yaml", flows.SampleAgentLine()},
