@@ -64,6 +64,7 @@ type App struct {
 	acdConfig *pgstore.Store
 	router    *dispatch.Router
 	desk      *desk.Desk
+	cmds      *cti.Server
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -215,6 +216,11 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		return nil, err
 	}
 	a.calls = mgr
+	// Desktop commands (login, ready, pause, hang-up...) over NATS request/reply.
+	a.cmds, err = cti.Serve(a.bus.Conn(), router.CTIHandler(a.bus.Board()), cti.ServeOptions{Classify: dispatch.Classify, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	deskStore := deskpg.New(a.pool)
 	a.desk, err = desk.New(deskStore, deskStore, desk.Options{Logger: log, NATS: a.bus.Conn()})
 	if err != nil {
@@ -415,6 +421,11 @@ func (a *App) Close() {
 			a.cancelRun()
 		}
 		a.wg.Wait()
+		if a.cmds != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = a.cmds.Close(ctx)
+			cancel()
+		}
 		if a.desk != nil {
 			a.desk.Close()
 		}

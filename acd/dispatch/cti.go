@@ -1,0 +1,161 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ccd-platform/ccd/acd"
+	"github.com/ccd-platform/ccd/cti"
+)
+
+// CTI answers the desktop commands the ACD can carry out today: login,
+// logout, ready, pause, wrap-up done, hang-up and the desk snapshot. Hold,
+// transfers and conference answer "unavailable" until their call control
+// exists.
+type CTI struct {
+	cti.NotImplemented
+	r     *Router
+	board *cti.Board
+}
+
+var _ cti.CommandHandler = (*CTI)(nil)
+
+// CTIHandler returns the ACD's command handler; board numbers the agents'
+// event streams (the Bus's).
+func (r *Router) CTIHandler(board *cti.Board) *CTI { return &CTI{r: r, board: board} }
+
+// Classify maps the ACD's errors to CTI error codes.
+func Classify(err error) cti.Code {
+	switch {
+	case errors.Is(err, acd.ErrNotFound):
+		return cti.CodeNotFound
+	case errors.Is(err, acd.ErrIllegalTransition), errors.Is(err, acd.ErrReserved), errors.Is(err, acd.ErrAlreadyReserved):
+		return cti.CodeIllegalState
+	case errors.Is(err, acd.ErrInvalid):
+		return cti.CodeInvalid
+	}
+	return cti.CodeInternal
+}
+
+// CallOwner is the agent a call is offered to or connected with.
+func (h *CTI) CallOwner(ctx context.Context, call cti.CallID) (cti.AgentID, error) {
+	c, err := h.r.store.Call(ctx, acd.CallID(call))
+	if err != nil {
+		if errors.Is(err, acd.ErrNotFound) {
+			return "", cti.ErrNotFound
+		}
+		return "", err
+	}
+	if c.Agent == "" {
+		return "", cti.ErrNotFound
+	}
+	return cti.AgentID(c.Agent), nil
+}
+
+func (h *CTI) status(ctx context.Context, agent cti.AgentID) (cti.AgentStatus, error) {
+	a, err := h.r.State(ctx, acd.AgentID(agent))
+	if err != nil {
+		return cti.AgentStatus{}, err
+	}
+	return cti.AgentStatus{Agent: agent, State: string(a.State), Reason: a.Reason, CallID: cti.CallID(a.Call)}, nil
+}
+
+func (h *CTI) Login(ctx context.Context, _ cti.Identity, r cti.LoginRequest) (cti.AgentStatus, error) {
+	if err := h.r.Login(ctx, acd.AgentID(r.Agent)); err != nil {
+		return cti.AgentStatus{}, err
+	}
+	return h.status(ctx, r.Agent)
+}
+
+func (h *CTI) Logout(ctx context.Context, _ cti.Identity, r cti.LogoutRequest) (cti.AgentStatus, error) {
+	if err := h.r.Logout(ctx, acd.AgentID(r.Agent)); err != nil {
+		return cti.AgentStatus{}, err
+	}
+	return h.status(ctx, r.Agent)
+}
+
+func (h *CTI) Ready(ctx context.Context, _ cti.Identity, r cti.ReadyRequest) (cti.AgentStatus, error) {
+	if err := h.r.Ready(ctx, acd.AgentID(r.Agent)); err != nil {
+		return cti.AgentStatus{}, err
+	}
+	return h.status(ctx, r.Agent)
+}
+
+func (h *CTI) Pause(ctx context.Context, _ cti.Identity, r cti.PauseRequest) (cti.AgentStatus, error) {
+	if r.Reason == acd.PauseMissedOffers {
+		return cti.AgentStatus{}, cti.Errorf(cti.CodeInvalid, "pause reason %s is set by the ACD only", r.Reason)
+	}
+	if err := h.r.Pause(ctx, acd.AgentID(r.Agent), r.Reason); err != nil {
+		return cti.AgentStatus{}, err
+	}
+	return h.status(ctx, r.Agent)
+}
+
+// WrapUpDone ends the agent's wrap-up early: available again.
+func (h *CTI) WrapUpDone(ctx context.Context, _ cti.Identity, r cti.WrapUpDoneRequest) (cti.AgentStatus, error) {
+	a, err := h.r.State(ctx, acd.AgentID(r.Agent))
+	if err != nil {
+		return cti.AgentStatus{}, err
+	}
+	if a.State == acd.WrapUp {
+		if err := h.r.Ready(ctx, acd.AgentID(r.Agent)); err != nil {
+			return cti.AgentStatus{}, err
+		}
+	}
+	return h.status(ctx, r.Agent)
+}
+
+// Hangup ends the agent's side of a connected call (the caller is hung up
+// with it) or declines an offer.
+func (h *CTI) Hangup(ctx context.Context, _ cti.Identity, r cti.HangupRequest) (cti.CallStatus, error) {
+	legs, err := h.r.ari.Channels(ctx)
+	if err != nil {
+		return cti.CallStatus{}, cti.Errorf(cti.CodeUnavailable, "Asterisk: %v", err)
+	}
+	alive := map[string]bool{}
+	for _, c := range legs {
+		alive[c.ID] = true
+	}
+	found := false
+	for id := range alive {
+		if legCall(id) == string(r.CallID) && len(id) > 4 && id[:4] == "leg-" {
+			h.r.hangup(ctx, id)
+			found = true
+		}
+	}
+	if !found {
+		return cti.CallStatus{}, cti.Errorf(cti.CodeNotFound, "call %s has no agent leg", r.CallID)
+	}
+	return cti.CallStatus{CallID: r.CallID, State: cti.CallStateEnded}, nil
+}
+
+// Snapshot reads the agent's state from the live routing state, numbered
+// with the agent's event stream.
+func (h *CTI) Snapshot(ctx context.Context, _ cti.Identity, r cti.SnapshotRequest) (cti.Snapshot, error) {
+	read := func(ctx context.Context) (cti.Snapshot, error) {
+		a, err := h.r.State(ctx, acd.AgentID(r.Agent))
+		if errors.Is(err, acd.ErrNotFound) {
+			return cti.Snapshot{State: string(acd.LoggedOut)}, nil
+		}
+		if err != nil {
+			return cti.Snapshot{}, err
+		}
+		s := cti.Snapshot{State: string(a.State), Reason: a.Reason}
+		if !a.StateSince.IsZero() {
+			since := a.StateSince.UTC().Truncate(time.Microsecond)
+			s.Since = &since
+		}
+		if a.Call != "" {
+			s.Call = &cti.CallInfo{ID: cti.CallID(a.Call)}
+			if c, err := h.r.store.Call(ctx, a.Call); err == nil {
+				s.Call.Queue = cti.QueueID(c.Queue)
+			}
+		}
+		return s, nil
+	}
+	if h.board == nil {
+		return read(ctx)
+	}
+	return h.board.SnapshotWith(ctx, r.Agent, read)
+}

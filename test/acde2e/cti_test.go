@@ -1,0 +1,62 @@
+package acde2e
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ccd-platform/ccd/acd"
+	"github.com/ccd-platform/ccd/cti"
+)
+
+// Desktop commands over NATS reach the ACD: an agent logs in, pauses with a
+// reason and goes ready; the snapshot shows it; acting on another agent is
+// forbidden; a team leader may.
+func TestCTICommandsDriveTheACD(t *testing.T) {
+	ctx := ctxFor(t, 30*time.Second)
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	putAgent(t, "1002", 0, map[acd.Skill]int{"general": 3})
+	nc, err := nats.Connect(stack.CCD().NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c, err := cti.NewClient(nc, cti.ClientOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := cti.Identity{User: "li.na", Role: cti.RoleAgent, Agent: "1001"}
+	st, err := c.Login(ctx, li, cti.LoginRequest{})
+	if err != nil || st.State != string(acd.Available) {
+		t.Fatalf("login: %+v %v", st, err)
+	}
+	t.Cleanup(func() { logoutEventually(t, "1001") })
+	if st, err = c.Pause(ctx, li, cti.PauseRequest{Reason: "lunch"}); err != nil || st.State != string(acd.Paused) || st.Reason != "lunch" {
+		t.Fatalf("pause: %+v %v", st, err)
+	}
+	if _, err := c.Pause(ctx, li, cti.PauseRequest{Reason: "no-such-reason"}); !errors.Is(err, cti.ErrInvalid) {
+		t.Errorf("unknown pause reason: %v, want invalid", err)
+	}
+	snap, err := c.Snapshot(ctx, li, cti.SnapshotRequest{})
+	if err != nil || snap.State != string(acd.Paused) || snap.Reason != "lunch" || snap.Seq == 0 {
+		t.Fatalf("snapshot: %+v %v", snap, err)
+	}
+	if a := agentState(t, "1001"); a.State != acd.Paused {
+		t.Fatalf("ACD has 1001 %s", a.State)
+	}
+	// Another agent's seat is not theirs.
+	if _, err := c.Login(ctx, li, cti.LoginRequest{Agent: "1002"}); !errors.Is(err, cti.ErrForbidden) {
+		t.Fatalf("agent 1001 logging in 1002: %v, want forbidden", err)
+	}
+	// A team leader may act for an agent.
+	lead := cti.Identity{User: "wang.lead", Role: cti.RoleTeamLeader}
+	if st, err = c.Ready(ctx, lead, cti.ReadyRequest{Agent: "1001"}); err != nil || st.State != string(acd.Available) {
+		t.Fatalf("team leader makes 1001 ready: %+v %v", st, err)
+	}
+	// Illegal transitions come back typed.
+	if _, err := c.Login(ctx, li, cti.LoginRequest{}); !errors.Is(err, cti.ErrIllegalState) {
+		t.Errorf("second login: %v, want illegal_state", err)
+	}
+}
