@@ -1,6 +1,9 @@
 package cti
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // AgentStateChanged: an agent moved from one routing state to another.
 type AgentStateChanged struct {
@@ -101,3 +104,25 @@ func (e CallbackUpdate) Subject() string    { return QueueSubject("callback", e.
 
 // StreamAgent puts agent.state on the agent's stream (see AgentEvent).
 func (e AgentStateChanged) StreamAgent() AgentID { return AgentID(e.Agent) }
+
+// ScreenPop: what the agent's desktop shows as a call is offered to them:
+// the caller, the customer found by their number (or a new caller), what
+// the IVR collected, the queue and the wait, and the customer's last calls.
+type ScreenPop struct {
+	CallID    string            `json:"call_id"`
+	Agent     string            `json:"agent"`
+	Caller    string            `json:"caller"`
+	DID       string            `json:"did"`
+	Customer  json.RawMessage   `json:"customer,omitempty"` // null for a new caller
+	NewCaller bool              `json:"new_caller"`
+	Priority  int               `json:"priority"`
+	IVR       map[string]string `json:"ivr,omitempty"`
+	Queue     string            `json:"queue"`
+	WaitedMS  int64             `json:"waited_ms"`
+	History   json.RawMessage   `json:"history,omitempty"`
+	At        time.Time         `json:"at"`
+}
+
+func (ScreenPop) EventType() string { return "desk.screen_pop" }
+func (ScreenPop) EventVersion() int { return 1 }
+func (e ScreenPop) Subject() string { return DeskSubject("screen_pop", e.Agent, e.CallID) }

@@ -111,3 +111,12 @@ func ParseCommandSubject(subject string) (Command, AgentID, error) {
 	}
 	return Command(cmd), AgentID(agent), nil
 }
+
+// DeskSubject is the subject of a desktop event for one agent and call:
+// cc.desk.<kind>.<agent>.<call_id>.
+func DeskSubject(kind, agent, callID string) string {
+	return subjectRoot + ".desk." + kind + "." + agent + "." + callID
+}
+
+// AllDeskEvents matches every desktop event.
+func AllDeskEvents() string { return subjectRoot + ".desk.>" }

@@ -61,7 +61,25 @@ type Options struct {
 	Tick time.Duration
 	// OnAgentState is told of every agent state change (audit log).
 	OnAgentState func(cti.AgentStateChanged)
+	// ScreenPop builds what the agent's desktop shows when a call is
+	// offered (customer, IVR context, history); published as
+	// desk.screen_pop while the agent's phone rings.
+	ScreenPop func(ctx context.Context, in PopInput) (cti.ScreenPop, error)
+	// CallerPriority is the priority of a known customer (VIP level); the
+	// call waits at the higher of it and the flow's priority.
+	CallerPriority func(ctx context.Context, caller string) (int, error)
 	Logger       *zap.Logger
+}
+
+// PopInput is what the ACD knows of a call it offers.
+type PopInput struct {
+	Call   acd.CallID
+	Agent  acd.AgentID
+	Caller string
+	DID    string
+	Queue  acd.QueueID
+	Waited time.Duration
+	IVR    map[string]string // the flow's variables
 }
 
 // Router is the ACD runtime of one ccd instance.

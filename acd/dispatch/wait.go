@@ -69,6 +69,14 @@ func (r *Router) Queue(ctx context.Context, ch ivr.Channel, req ivr.QueueRequest
 	}
 	w := &waiter{r: r, cc: cc, req: req, lang: lang, call: acd.CallID(ch.Var("call_id")), caller: ch.Var("caller"),
 		since: time.Now()}
+	if r.opts.CallerPriority != nil && w.caller != "" {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		p, err := r.opts.CallerPriority(pctx, w.caller)
+		cancel()
+		if err == nil && p > w.req.Priority {
+			w.req.Priority = min(p, acd.MaxPriority)
+		}
+	}
 	qid := acd.QueueID(req.Queue)
 	for hop := 0; ; hop++ {
 		q, ok := r.queue(qid)
@@ -313,6 +321,7 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 	log.Info("offering call", zap.String("device", ag.Device), zap.String("leg_id", legID))
 	r.publish(cti.CallOffered{CallID: string(w.call), Queue: string(w.q.ID), Agent: string(a.Agent), Device: ag.Device,
 		Caller: w.caller, WaitedMS: time.Since(w.since).Milliseconds(), At: time.Now().UTC()})
+	w.screenPop(ctx, a)
 	leg, err := w.cc.Dial(ctx, arichan.DialOptions{To: ag.Device, Timeout: w.q.OfferTimeout.D(), LegID: legID,
 		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID), "CCD_AGENT": string(a.Agent)}})
 	if err != nil {
@@ -342,6 +351,28 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 		return false, context.Cause(ctx)
 	}
 	return w.talk(ctx, a, leg, true)
+}
+
+// screenPop builds and publishes the desktop's screen pop beside the
+// ringing, so a slow customer lookup never delays the agent's phone.
+func (w *waiter) screenPop(ctx context.Context, a acd.Assignment) {
+	r := w.r
+	if r.opts.ScreenPop == nil {
+		return
+	}
+	in := PopInput{Call: w.call, Agent: a.Agent, Caller: w.caller, DID: w.cc.Var("did"), Queue: w.q.ID,
+		Waited: time.Since(w.since), IVR: w.req.Vars}
+	go func() {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		pop, err := r.opts.ScreenPop(pctx, in)
+		if err != nil {
+			w.log().Warn("screen pop", zap.Error(err))
+			return
+		}
+		pop.CallID, pop.Agent, pop.Queue, pop.WaitedMS, pop.At = string(w.call), string(a.Agent), string(w.q.ID), in.Waited.Milliseconds(), time.Now().UTC()
+		r.publish(pop)
+	}()
 }
 
 // talk bridges the answered agent with the caller until one hangs up.

@@ -110,7 +110,7 @@ func New(nc *nats.Conn, o Options) (*Hub, error) {
 		loop: make(chan struct{}), clients: map[*client]struct{}{}}
 	// One channel for the three subscriptions keeps NATS's delivery order:
 	// an offer reaches the filter before the call events it unlocks.
-	for _, subj := range []string{cti.AllAgentEvents(), cti.AllQueueEvents(), cti.AllCallEvents()} {
+	for _, subj := range []string{cti.AllAgentEvents(), cti.AllQueueEvents(), cti.AllCallEvents(), cti.AllDeskEvents()} {
 		sub, err := nc.ChanSubscribe(subj, h.msgs)
 		if err != nil {
 			h.unsubscribe()
@@ -189,6 +189,8 @@ func parse(m *nats.Msg) (event, bool) {
 		ev.kind = "queue"
 	case strings.HasPrefix(m.Subject, "cc.call."):
 		ev.kind = "call"
+	case strings.HasPrefix(m.Subject, "cc.desk."):
+		ev.kind = "desk"
 	default:
 		return ev, false
 	}
@@ -259,7 +261,7 @@ func (c *client) wants(ev event) bool {
 		return false
 	}
 	switch ev.kind {
-	case "agent":
+	case "agent", "desk":
 		return ev.agent == me
 	case "queue":
 		if ev.agent == me {

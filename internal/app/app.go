@@ -171,6 +171,8 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		CallbackAttempts: cfg.ACD.CallbackAttempts,
 		Tick:             cfg.ACD.Tick,
 		OnAgentState:     a.logAgentState,
+		ScreenPop:        a.screenPop,
+		CallerPriority:   func(ctx context.Context, caller string) (int, error) { return a.desk.CallerPriority(ctx, caller) },
 		Logger:           log,
 	})
 	if err != nil {
@@ -378,6 +380,24 @@ func (a *App) logAgentState(ev cti.AgentStateChanged) {
 	}
 }
 
+// screenPop builds the desktop's screen pop of a call offered to an agent.
+func (a *App) screenPop(ctx context.Context, in dispatch.PopInput) (cti.ScreenPop, error) {
+	sp, err := a.desk.ScreenPop(ctx, in.Caller, in.DID, in.IVR, string(in.Queue), in.Waited)
+	if err != nil {
+		return cti.ScreenPop{}, err
+	}
+	pop := cti.ScreenPop{Caller: sp.Caller, DID: sp.DID, NewCaller: sp.NewCaller, Priority: sp.Priority, IVR: sp.IVR}
+	if sp.Customer != nil {
+		if pop.Customer, err = json.Marshal(sp.Customer); err != nil {
+			return cti.ScreenPop{}, err
+		}
+	}
+	if pop.History, err = json.Marshal(sp.History); err != nil {
+		return cti.ScreenPop{}, err
+	}
+	return pop, nil
+}
+
 // Router is the ACD runtime.
 func (a *App) Router() *dispatch.Router { return a.router }
 
@@ -451,8 +471,11 @@ func (a *App) routes() http.Handler {
 	agentdesk.New(agentdesk.Options{
 		Token: a.cfg.API.Token,
 		Flows: a.flowAdmin,
+		// Browsers log in with a session cookie; integrations and ccctl use the token.
+		Gate: a.desk,
 		Extra: agentdesk.JoinRoutes(agentdesk.RecordRoutes(a.records, a.messages),
-			agentdesk.ACDRoutes(&acdAdmin{Store: a.acdConfig, router: a.router}, a.router, a.log)),
+			agentdesk.ACDRoutes(&acdAdmin{Store: a.acdConfig, router: a.router}, a.router, a.log),
+			a.desk.Routes()),
 		Logger: a.log,
 	}).Register(mux)
 	// Asterisk fetches rendered speech here (no shared disk needed).

@@ -1,7 +1,9 @@
 package acde2e
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -59,4 +61,42 @@ func TestCTICommandsDriveTheACD(t *testing.T) {
 	if _, err := c.Login(ctx, li, cti.LoginRequest{}); !errors.Is(err, cti.ErrIllegalState) {
 		t.Errorf("second login: %v, want illegal_state", err)
 	}
+}
+
+// A known VIP customer waits at VIP priority, and the agent's desktop gets
+// the screen pop with the customer and what the IVR collected as the phone
+// rings.
+func TestScreenPopAndCustomerPriority(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	putQueue(t, testQueue("pop"))
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	startAgent(t, ctx, "1001", talk1s)
+	login(t, "1001")
+	const did = "4006002014"
+	queueFlow(t, did, "pop", "0")
+	caller := callerNumber()
+	mustAPI(t, http.MethodPost, "/api/v1/customers", map[string]any{
+		"name": "Chen Jing", "level": "vip", "company": "Green Valley Farm", "phones": []string{caller}})
+
+	dial(t, ctx, caller, did, 30*time.Second, "")
+	id := callID(t, ctx, caller)
+	if q := queued(t, ctx, id); q.Priority != 10 {
+		t.Errorf("VIP customer queued at priority %d, want 10", q.Priority)
+	}
+	var pop cti.ScreenPop
+	waitQueueEvent(t, ctx, "desk.screen_pop", ofCall(id), &pop)
+	var cust struct {
+		Name  string `json:"name"`
+		Level string `json:"level"`
+	}
+	if err := json.Unmarshal(pop.Customer, &cust); err != nil || cust.Name != "Chen Jing" || cust.Level != "vip" {
+		t.Fatalf("screen pop customer %s (%v)", pop.Customer, err)
+	}
+	if pop.Agent != "1001" || pop.Caller != caller || pop.DID != did || pop.Queue != "pop" || pop.NewCaller {
+		t.Fatalf("screen pop %+v", pop)
+	}
+	if pop.IVR["language"] != "en" {
+		t.Errorf("IVR context %v lacks the language", pop.IVR)
+	}
+	connected(t, ctx, id)
 }
