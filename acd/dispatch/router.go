@@ -68,7 +68,7 @@ type Options struct {
 	// CallerPriority is the priority of a known customer (VIP level); the
 	// call waits at the higher of it and the flow's priority.
 	CallerPriority func(ctx context.Context, caller string) (int, error)
-	Logger       *zap.Logger
+	Logger         *zap.Logger
 }
 
 // PopInput is what the ACD knows of a call it offers.
