@@ -8,8 +8,12 @@ export PATH := /usr/local/go/bin:$(PATH)
 STATE ?= /var/lib/ccd
 BIN   := bin
 GO    ?= go
+WEB     := agentdesk/web
+NPM_CI  := npm ci --prefer-offline --no-audit --no-fund
+WEB_SRC := $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json \
+	$(wildcard $(WEB)/src/*.ts $(WEB)/src/*.tsx $(WEB)/src/*.css)
 
-.PHONY: up down status deps asterisk build test unit e2e bench vet fmt clean
+.PHONY: up down status deps asterisk build web test unit e2e bench vet fmt clean
 
 up: deps asterisk build
 	$(BIN)/ccctl stack up --dir $(STATE)
@@ -27,14 +31,31 @@ deps:
 asterisk:
 	deploy/asterisk.sh install
 
-build:
+build: $(WEB)/dist/index.html
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ccd ./cmd/ccd
 	$(GO) build -o $(BIN)/ccctl ./cmd/ccctl
 
+# The agent desktop (agentdesk/web: React, Vite, JsSIP), embedded in bin/ccd
+# and served at /desk/: npm ci from the committed package-lock.json, the
+# production build into agentdesk/web/dist, the unit tests (Vitest).
+web:
+	cd $(WEB) && $(NPM_CI)
+	cd $(WEB) && npm run build
+	cd $(WEB) && npm test
+
+# What `build` needs: the dependencies installed again only when the lock
+# changed, the desktop rebuilt only when its sources did.
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	cd $(WEB) && $(NPM_CI)
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.package-lock.json $(WEB_SRC)
+	cd $(WEB) && npm run build
+
 # Every test, the end-to-end calls through a private Asterisk included; -v so
-# that each test's name shows as run.
-test: deps asterisk
+# that each test's name shows as run. The desktop's browser test
+# (agentdesk/web) needs Debian's chromium.
+test: deps asterisk web
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 40m -v ./... 2>&1 | tee test-output.log; exit $${PIPESTATUS[0]}
 
@@ -61,3 +82,4 @@ fmt:
 
 clean:
 	rm -rf $(BIN) test-output.log
+	find $(WEB)/dist -mindepth 1 ! -name .keep -delete

@@ -56,3 +56,5 @@ require (
 	golang.org/x/time v0.10.0 // indirect
 	gopkg.in/hraban/opus.v2 v2.0.0-20230925203106-0188a62cb302 // indirect
 )
+
+ignore ./agentdesk/web/node_modules

@@ -16,7 +16,7 @@ set -euo pipefail
 #   espeak-ng, sox                  synthesised and converted prompts
 #   iproute2                        ip, ss
 #   util-linux                      unshare, nsenter
-packages=(redis-server debootstrap curl espeak-ng sox ca-certificates iproute2 util-linux)
+packages=(redis-server debootstrap curl espeak-ng sox ca-certificates iproute2 util-linux chromium fonts-wqy-microhei)
 min_pg=15
 min_go=1.22
 

@@ -28,6 +28,7 @@ import (
 	"github.com/ccd-platform/ccd/agentdesk"
 	"github.com/ccd-platform/ccd/agentdesk/desk"
 	"github.com/ccd-platform/ccd/agentdesk/desk/deskpg"
+	"github.com/ccd-platform/ccd/agentdesk/web"
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/internal/ariconn"
@@ -478,6 +479,9 @@ func (a *App) routes() http.Handler {
 			a.desk.Routes()),
 		Logger: a.log,
 	}).Register(mux)
+	// The agent desktop (embedded single-page app).
+	mux.Handle("/desk/", web.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/desk/", http.StatusFound))
 	// Asterisk fetches rendered speech here (no shared disk needed).
 	mux.Handle("GET /media/tts/", a.ttsCache.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
