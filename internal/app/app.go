@@ -66,6 +66,7 @@ type App struct {
 	router    *dispatch.Router
 	desk      *desk.Desk
 	cmds      *cti.Server
+	ctiClient *cti.Client
 
 	httpSrv  *http.Server
 	httpAddr string
@@ -228,6 +229,15 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	a.desk, err = desk.New(deskStore, deskStore, desk.Options{Logger: log, NATS: a.bus.Conn()})
 	if err != nil {
 		return nil, err
+	}
+	// Call control over HTTP goes through the CTI bus, whose rules check the
+	// call belongs to the agent acting.
+	a.ctiClient, err = cti.NewClient(a.bus.Conn(), cti.ClientOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []string{"answer", "hangup", "hold", "resume", "transfer", "conference"} {
+		a.desk.Allow("POST /api/v1/calls/{id}/"+c, desk.Rule{Min: agentdesk.RoleAgent})
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -476,6 +486,7 @@ func (a *App) routes() http.Handler {
 		Gate: a.desk,
 		Extra: agentdesk.JoinRoutes(agentdesk.RecordRoutes(a.records, a.messages),
 			agentdesk.ACDRoutes(&acdAdmin{Store: a.acdConfig, router: a.router}, a.router, a.log),
+			agentdesk.CallControlRoutes(a.ctiClient, nil, a.log),
 			a.desk.Routes()),
 		Logger: a.log,
 	}).Register(mux)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ccd-platform/ccd/acd"
 	"github.com/ccd-platform/ccd/cti"
+	"github.com/ccd-platform/ccd/internal/sipagent"
 )
 
 // Desktop commands over NATS reach the ACD: an agent logs in, pauses with a
@@ -99,4 +100,32 @@ func TestScreenPopAndCustomerPriority(t *testing.T) {
 		t.Errorf("IVR context %v lacks the language", pop.IVR)
 	}
 	connected(t, ctx, id)
+}
+
+// Call control over HTTP: hold is not available yet and says so; hang-up
+// ends the agent's side and the caller's; another agent may not.
+func TestCallControlOverHTTP(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	putQueue(t, testQueue("ctl"))
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	startAgent(t, ctx, "1001", sipagent.Behaviour{AnswerAfter: 100 * time.Millisecond})
+	login(t, "1001")
+	const did = "4006002015"
+	queueFlow(t, did, "ctl", "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 40*time.Second, "")
+	id := callID(t, ctx, from)
+	connected(t, ctx, id)
+	if code, body := api(t, http.MethodPost, "/api/v1/calls/"+id+"/hold", map[string]string{"agent": "1001"}); code != http.StatusServiceUnavailable {
+		t.Errorf("hold: %d %s, want 503 (not available yet)", code, body)
+	}
+	if code, body := api(t, http.MethodPost, "/api/v1/calls/"+id+"/hangup", map[string]string{"agent": "1002"}); code != http.StatusForbidden {
+		t.Errorf("hang-up by agent 1002 of 1001's call: %d %s, want 403", code, body)
+	}
+	mustAPI(t, http.MethodPost, "/api/v1/calls/"+id+"/hangup", map[string]string{"agent": "1001"})
+	res, err := s.Wait()
+	if err != nil || res.HungUpBy != "remote" {
+		t.Fatalf("caller after the agent's hang-up: %v %+v", err, res)
+	}
+	checkRecord(t, ctx, id, "agent")
 }
