@@ -380,3 +380,29 @@ func ACDDemo(o Options) string {
   for n in 1 2 3; do bin/ccctl call --to 127.0.0.1:%d --did %s --from 1390000000$n --hangup-after 60s & done; wait
   bin/ccctl queue stats trace; bin/ccctl agent state 1001; bin/ccctl agent state 1003`, o.SIPPort, AgentLineDID)
 }
+
+// DemoUser is a desktop user make up creates.
+type DemoUser struct{ Username, Name, Role, Agent string }
+
+// DemoUsers are the desktop users of a new stack.
+var DemoUsers = []DemoUser{
+	{"admin", "Administrator", "admin", ""},
+	{"wang.wei", "Wang Wei", "team_leader", "1002"},
+	{"li.na", "Li Na", "agent", "1001"},
+	{"zhang.min", "Zhang Min", "agent", "1003"},
+}
+
+// DeskLogins lists the desktop URL and the demo users' credentials.
+func DeskLogins(o Options) string {
+	o.defaults()
+	var b strings.Builder
+	fmt.Fprintf(&b, "  http://%s/desk/\n", o.HTTPListen)
+	for _, u := range DemoUsers {
+		pw, err := os.ReadFile(o.path("desk-" + u.Username + ".password"))
+		if err != nil || len(strings.TrimSpace(string(pw))) < 16 {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-10s %-12s password %s\n", u.Username, u.Role, strings.TrimSpace(string(pw))[:16])
+	}
+	return b.String()
+}

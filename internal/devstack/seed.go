@@ -88,6 +88,27 @@ func seed(ctx context.Context, o Options, dsn, token string, say func(string, ..
 		}
 		say("ACD         %d sample queues and %d agents (acd/samples); log agents in with ccctl agent login 1001", len(qs), len(as))
 	}
+	// Desktop users: an admin, a team leader and the agents 1001 and 1003,
+	// with generated passwords kept in the state directory.
+	for _, u := range DemoUsers {
+		code, err := api(http.MethodGet, "/api/v1/users/"+u.Username, nil, nil)
+		if err != nil {
+			return err
+		}
+		pw, err := secret(o.path("desk-" + u.Username + ".password"))
+		if err != nil {
+			return err
+		}
+		if code != http.StatusNotFound {
+			continue
+		}
+		body, _ := json.Marshal(map[string]any{"username": u.Username, "display_name": u.Name, "role": u.Role,
+			"agent_id": u.Agent, "password": pw[:16]})
+		if _, err := api(http.MethodPut, "/api/v1/users/"+u.Username, body, nil); err != nil {
+			return err
+		}
+		say("Desk user   %s (%s) created", u.Username, u.Role)
+	}
 	for _, f := range []struct {
 		name, did, file string
 		src             []byte
