@@ -15,24 +15,32 @@ import (
 //	                          rank skills call reason misses wrap_until
 //	                          (skills: "skill level skill level ...", sorted)
 //	P agents           set    every agent ever logged in
-//	P staffed          set    logged-in agents (any state but logged_out)
-//	P sk:<s>:<t>       set    logged-in agents with skill s at level >= t (t = 1..level)
 //	P wrapups          zset   agents in an ACD wrap-up, score wrap_until (µs)
 //
-// Availability indexes hold exactly the available agents. One family per
-// order a strategy needs; the idle family always exists, the others are
-// built by SetQueue the first time a queue needs them (P fam lists them):
+// Static sets, changed only at login and logout (logged-in agents):
 //
-//	P avail, P avail:<s>    idle family (I), score idle_since, member agent
-//	P best:<s>              level family (B, best_skill), score MaxLevel-level,
-//	                        member idle(16 digits)..agent
-//	P rank, P rank:<s>      rank family (R, linear and round_robin), score 0,
-//	                        member rank+1e9 (10 digits)..agent: lexicographic
-//	P fewest, P fewest:<s>  fewest family (F), score answered today,
-//	                        member idle(16 digits)..agent
-//	P fewestday             hash  fewest key ("" global is " ") → the day its
-//	                        scores count; a stale key is reset to 0 first
-//	P fam                   string  the families built besides I ("BRF")
+//	P staffed             set   logged-in agents
+//	P sk:<s>:<t>          set   agents with skill s at level >= t (t = 1..level)
+//	P lvz:<s>             zset  agents with skill s, score level
+//	P pair:<s1> <s2>      zset  agents with both skills (s1 < s2), score 10*level1+level2
+//	P rankz               zset  score rank
+//
+// Availability: P avail (zset, score idle_since µs) holds exactly the
+// available agents. The per-skill indexes below hold them in each
+// strategy's order; their entries are renewed when an agent becomes
+// available but not removed when it stops being: a walk checks candidates
+// against avail and drops the stale ones it meets, and logout purges. So a
+// pick writes one index key, not one per skill and strategy. The idle
+// family always exists; the others are built by SetQueue the first time a
+// queue needs them (P fam lists them: "B", "R", "F").
+//
+//	P avail:<s>             zset  score idle_since, member agent (longest idle)
+//	P best:<s>:<level>      zset  score idle_since (best skill: level by level)
+//	P rank, P rank:<s>      zset  score 0, member rank+1e9 (10 digits)..agent:
+//	                              lexicographic (rank, agent) for linear and round robin
+//	P fewest, P fewest:<s>  zset  score answered today*2^41 + idle ms since 2024
+//	P fewestday             hash  fewest key (skill, "" global) → the day its
+//	                              counts are from; a stale key is reset to 0
 //
 // Queues and calls:
 //
@@ -48,8 +56,9 @@ import (
 // Times come from the Redis clock (TIME) so every dispatcher agrees; days
 // are UTC days since the epoch. Scripts build key names from the prefix; on
 // Redis Cluster the prefix must carry a hash tag so all keys share one slot.
-// Requirement lists travel as "skill min skill min ..." (skill names hold no
-// white space), expansion stages as lines "after_µs skill min ...".
+// Requirement lists travel as "skill min skill min ..." sorted by skill
+// (skill names hold no white space), expansion stages as lines
+// "after_µs skill min ...".
 
 // snippet is a piece of Lua shared by scripts; scripts include only the
 // snippets they use (and their dependencies), so each call runs no more
@@ -62,8 +71,10 @@ type snippet struct {
 
 // lib is in definition order: a snippet only uses snippets above it.
 var lib = []snippet{
-	{name: "agent", code: `
+	{name: "akey", code: `
 local function akey(a) return P .. 'agent:' .. a end
+`},
+	{name: "agent", deps: []string{"akey"}, code: `
 -- getagent reads the fields the scripts need; g is passed to move.
 local function getagent(a)
   local v = redis.call('HMGET', akey(a), 'state', 'skills', 'rank', 'idle_since', 'answered_today',
@@ -87,60 +98,93 @@ local function famof(strategy)
   return 'I'
 end
 `},
-	{name: "fewestday", code: `
--- fewestready resets the fewest keys of the given skills (and the global
--- one) whose counts are from an earlier day: everybody starts at 0.
+	{name: "fewestday", deps: []string{"fam"}, code: `
+-- Fewest entries score answered*2^41 + idle ms since 2024: count first,
+-- then idle (to the millisecond, then agent id).
+local FBASE, FMUL = 1704067200000, 2199023255552
+local function fscore(n, idle) return math.min(n, 2047) * FMUL + math.floor(idle / 1000) - FBASE end
+-- fewestready resets to 0 the counts of the fewest keys (global, and of
+-- the given skills) scored on an earlier day.
 local function fewestready(skills, day)
-  local f = {' '}
+  local f = {''}
   for s in string.gmatch(skills, '(%S+) %d+') do f[#f + 1] = s end
   local d = redis.call('HMGET', P .. 'fewestday', unpack(f))
   for i, s in ipairs(f) do
     if tonumber(d[i]) ~= day then
       local k = P .. 'fewest'
-      if s ~= ' ' then k = k .. ':' .. s end
-      redis.call('ZUNIONSTORE', k, 1, k, 'WEIGHTS', 0)
+      if s ~= '' then k = k .. ':' .. s end
+      local old = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+      local add = {}
+      for j = 1, #old, 2 do
+        add[#add + 1] = int(tonumber(old[j + 1]) % FMUL)
+        add[#add + 1] = old[j]
+        if #add >= 1000 then redis.call('ZADD', k, unpack(add)) add = {} end
+      end
+      if #add > 0 then redis.call('ZADD', k, unpack(add)) end
       redis.call('HSET', P .. 'fewestday', s, day)
     end
   end
 end
 `},
 	{name: "index", deps: []string{"fam", "fewestday"}, code: `
--- entries calls fn(key, score, member) for each index key of family c that
--- holds agent a while available.
-local function entries(c, a, g, day, fn)
-  local base, m, sc
-  if c == 'I' then base, m, sc = 'avail', a, g.idle
-  elseif c == 'R' then base, m, sc = 'rank', string.format('%010d', g.rank + 1000000000) .. a, 0
-  elseif c == 'F' then
-    base, m, sc = 'fewest', string.format('%016d', g.idle) .. a, 0
-    if g.ansday == day then sc = g.ans end
-  else base, m = 'best', string.format('%016d', g.idle) .. a end
-  if c ~= 'B' then fn(P .. base, sc, m) end
+-- entries calls fn(key, score, member) for each index entry of agent a
+-- (g from getagent) in the families of f ('I' and those of fam()).
+local function entries(a, g, f, day, fn)
+  local B, R, F = string.find(f, 'B', 1, true), string.find(f, 'R', 1, true), string.find(f, 'F', 1, true)
+  local I = string.find(f, 'I', 1, true)
+  local rm, fs
+  if I then fn(P .. 'avail', g.idle, a) end
+  if R then
+    rm = string.format('%010d', g.rank + 1000000000) .. a
+    fn(P .. 'rank', 0, rm)
+  end
+  if F then
+    local n = 0
+    if g.ansday == day then n = g.ans end
+    fs = fscore(n, g.idle)
+    fn(P .. 'fewest', fs, a)
+  end
   for s, l in string.gmatch(g.skills, '(%S+) (%d+)') do
-    if c == 'B' then sc = {{MAX}} - tonumber(l) end
-    fn(P .. base .. ':' .. s, sc, m)
+    if I then fn(P .. 'avail:' .. s, g.idle, a) end
+    if B then fn(P .. 'best:' .. s .. ':' .. l, g.idle, a) end
+    if R then fn(P .. 'rank:' .. s, 0, rm) end
+    if F then fn(P .. 'fewest:' .. s, fs, a) end
   end
 end
-local function zadd(k, s, m) redis.call('ZADD', k, s, m) end
+local function zadd(k, sc, m) redis.call('ZADD', k, int(sc), m) end
 local function zrem(k, _, m) redis.call('ZREM', k, m) end
+-- index adds an agent entering available to the indexes (a stale entry
+-- left there just gets its new score).
 local function index(a, g, day)
   local f = 'I' .. fam()
-  for i = 1, #f do
-    local c = string.sub(f, i, i)
-    if c == 'F' then fewestready(g.skills, day) end
-    entries(c, a, g, day, zadd)
-  end
+  if string.find(f, 'F', 1, true) then fewestready(g.skills, day) end
+  entries(a, g, f, day, zadd)
 end
-local function unindex(a, g)
-  local f = 'I' .. fam()
-  for i = 1, #f do entries(string.sub(f, i, i), a, g, nil, zrem) end
+-- unindex takes an agent leaving available out of avail, which always
+-- holds exactly the available agents. Its other index entries go stale:
+-- walks skip and drop them, index renews them.
+local function unindex(a)
+  redis.call('ZREM', P .. 'avail', a)
 end
--- staff adds the agent to (or removes it from) the staffed sets.
-local function staff(a, skills, add)
+-- purge drops every index entry of an agent (logout).
+local function purge(a, g)
+  entries(a, g, 'I' .. fam(), nil, zrem)
+end
+-- staff adds the agent to (or removes it from) the static sets: staffed,
+-- staffed at level, skill pairs, levels and ranks.
+local function staff(a, g, add)
   local cmd = add and 'SADD' or 'SREM'
   redis.call(cmd, P .. 'staffed', a)
-  for s, l in string.gmatch(skills, '(%S+) (%d+)') do
+  if add then redis.call('ZADD', P .. 'rankz', g.rank, a) else redis.call('ZREM', P .. 'rankz', a) end
+  local names, levels = {}, {}
+  for s, l in string.gmatch(g.skills, '(%S+) (%d+)') do
     for th = 1, tonumber(l) do redis.call(cmd, P .. 'sk:' .. s .. ':' .. th, a) end
+    if add then redis.call('ZADD', P .. 'lvz:' .. s, l, a) else redis.call('ZREM', P .. 'lvz:' .. s, a) end
+    for x, o in ipairs(names) do -- skills are sorted: o before s
+      if add then redis.call('ZADD', P .. 'pair:' .. o .. ' ' .. s, levels[x] * 10 + l, a)
+      else redis.call('ZREM', P .. 'pair:' .. o .. ' ' .. s, a) end
+    end
+    names[#names + 1], levels[#levels + 1] = s, tonumber(l)
   end
 end
 `},
@@ -156,18 +200,21 @@ local function move(a, g, to, t, day, set, reason, idle)
   if not string.find(TR, ' ' .. from .. '>' .. to .. ' ', 1, true) then fail('ACDILLEGAL', a .. ' ' .. from .. ' ' .. to) end
   set = set or {}
   local del = {}
-  if from == 'available' then unindex(a, g) end
-  if from == 'logged_out' then staff(a, g.skills, true) end
-  if to == 'logged_out' then staff(a, g.skills, false) end
+  if from == 'available' then unindex(a) end
+  if from == 'logged_out' then staff(a, g, true) end
+  if to == 'logged_out' then
+    staff(a, g, false)
+    purge(a, g)
+  end
   if from == 'wrap_up' and g.wrap then
     redis.call('ZREM', P .. 'wrapups', a)
     del[#del + 1] = 'wrap_until'
   end
   set[#set + 1] = 'state'; set[#set + 1] = to
-  set[#set + 1] = 'state_since'; set[#set + 1] = t
+  set[#set + 1] = 'state_since'; set[#set + 1] = int(t)
   if to == 'available' then
     if from ~= 'reserved' then g.idle = idle or t end
-    set[#set + 1] = 'idle_since'; set[#set + 1] = g.idle
+    set[#set + 1] = 'idle_since'; set[#set + 1] = int(g.idle)
     index(a, g, day)
   end
   if to ~= 'reserved' and to ~= 'on_call' and g.call then del[#del + 1] = 'call' end
@@ -197,13 +244,13 @@ local function endtalk(c, q, a, answered, t, day)
   end
   local wrap = tonumber(redis.call('HGET', P .. 'queue:' .. q, 'wrap')) or 0
   if wrap > 0 then
-    move(a, g, 'wrap_up', t, day, {'wrap_until', t + wrap})
-    redis.call('ZADD', P .. 'wrapups', t + wrap, a)
+    move(a, g, 'wrap_up', t, day, {'wrap_until', int(t + wrap)})
+    redis.call('ZADD', P .. 'wrapups', int(t + wrap), a)
   else
     move(a, g, 'available', t, day)
   end
   local hk = P .. 'handle:' .. q
-  redis.call('LPUSH', hk, t - (tonumber(answered) or t) + wrap)
+  redis.call('LPUSH', hk, int(t - (tonumber(answered) or t) + wrap))
   redis.call('LTRIM', hk, 0, {{HANDLED}} - 1)
   dropcall(c)
   return a
@@ -214,6 +261,9 @@ end
 // header starts every script: the prefix, errors and the Redis clock.
 const header = `local P = ARGV[1]
 local function fail(code, msg) error({err = code .. ' ' .. msg}) end
+-- int renders an integer for a command: Redis 7.0 formats Lua numbers with
+-- %.17g, slow for the 16-digit microsecond times.
+local function int(x) return string.format('%d', x) end
 local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2]), math.floor(tonumber(t[1]) / 86400)
@@ -225,6 +275,10 @@ const handled = 50
 
 // script builds a script from the header, the snippets it needs and body.
 func script(body string, needs ...string) *redis.Script {
+	return redis.NewScript(scriptSource(body, needs...))
+}
+
+func scriptSource(body string, needs ...string) string {
 	byName := make(map[string]snippet, len(lib))
 	for _, s := range lib {
 		byName[s.name] = s
@@ -255,12 +309,12 @@ func script(body string, needs ...string) *redis.Script {
 		}
 	}
 	b.WriteString(body)
-	return redis.NewScript(strings.NewReplacer(
+	return strings.NewReplacer(
 		"{{MAX}}", fmt.Sprint(acd.MaxLevel),
 		"{{TRANSITIONS}}", luaTransitions(),
 		"{{HANDLED}}", fmt.Sprint(handled),
 		"{{RETRY}}", fmt.Sprint(defaultRetry.Microseconds()),
-	).Replace(b.String()))
+	).Replace(b.String())
 }
 
 // luaTransitions renders the transition table as " from>to from>to ... ",

@@ -51,7 +51,7 @@ func (s *Store) SetQueueSkills(ctx context.Context, queue acd.QueueID, skills []
 	if queue == "" {
 		return fmt.Errorf("%w: queue id is required", acd.ErrInvalid)
 	}
-	// Validate through a call carrying the skills.
+	// The skills are checked as a call's would be (acd keeps the rules).
 	if err := acd.ValidateCall(acd.Call{ID: "stats", Queue: queue, Skills: skills}); err != nil {
 		return err
 	}

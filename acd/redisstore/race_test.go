@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,169 +17,364 @@ import (
 	"github.com/ccd-platform/ccd/acd"
 )
 
-// TestConcurrentDispatchers runs several dispatchers against one Redis with
-// random enqueue, pick, release and hang-up operations and checks that no
-// agent ever holds two reservations, no call is ever reserved twice, and the
-// final state is consistent.
+// consistencyScript checks, atomically, that calls and agents agree: a
+// reserved or talking call and its agent name each other, waiting calls
+// are in their queue's waiting set and nowhere else, avail holds exactly
+// the available agents with their idle times, wrap-ups are indexed.
+// Returns the violations.
+var consistencyScript = redis.NewScript(`
+local P = ARGV[1]
+local errs = {}
+local function bad(msg) if #errs < 20 then errs[#errs + 1] = msg end end
+for _, c in ipairs(redis.call('SMEMBERS', P .. 'calls')) do
+  local h = redis.call('HMGET', P .. 'call:' .. c, 'state', 'agent', 'queue', 'score')
+  if not h[1] then
+    bad('call ' .. c .. ' listed without a hash')
+  else
+    local inWaiting = redis.call('ZSCORE', P .. 'waiting:' .. h[3], c)
+    local inRsv = redis.call('ZSCORE', P .. 'rsv', c)
+    if h[1] == 'waiting' then
+      if h[2] then bad('waiting call ' .. c .. ' has agent ' .. h[2]) end
+      if not inWaiting or tonumber(inWaiting) ~= tonumber(h[4]) then bad('waiting call ' .. c .. ' not in its waiting set at its score') end
+      if inRsv then bad('waiting call ' .. c .. ' in rsv') end
+    else
+      local a = redis.call('HMGET', P .. 'agent:' .. tostring(h[2]), 'state', 'call')
+      local want = 'on_call'
+      if h[1] == 'reserved' then want = 'reserved' end
+      if a[1] ~= want or a[2] ~= c then bad(h[1] .. ' call ' .. c .. ' with agent ' .. tostring(h[2]) .. ' which is ' .. tostring(a[1]) .. ' on ' .. tostring(a[2])) end
+      if inWaiting then bad(h[1] .. ' call ' .. c .. ' still waiting') end
+      if (h[1] == 'reserved') ~= (inRsv ~= false) then bad(h[1] .. ' call ' .. c .. ' rsv entry mismatch') end
+    end
+  end
+end
+for _, a in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
+  local g = redis.call('HMGET', P .. 'agent:' .. a, 'state', 'call', 'idle_since', 'wrap_until')
+  local av = redis.call('ZSCORE', P .. 'avail', a)
+  if (g[1] == 'available') ~= (av ~= false) then bad('agent ' .. a .. ' is ' .. g[1] .. ', in avail: ' .. tostring(av)) end
+  if av and tonumber(av) ~= tonumber(g[3]) then bad('agent ' .. a .. ' avail score ' .. av .. ' idle ' .. tostring(g[3])) end
+  if g[1] == 'reserved' or (g[1] == 'on_call' and g[2]) then
+    local h = redis.call('HMGET', P .. 'call:' .. tostring(g[2]), 'state', 'agent')
+    if h[2] ~= a then bad('agent ' .. a .. ' ' .. g[1] .. ' on call ' .. tostring(g[2]) .. ' of agent ' .. tostring(h[2])) end
+  elseif g[2] then
+    bad('agent ' .. a .. ' ' .. g[1] .. ' keeps call ' .. g[2])
+  end
+  local w = redis.call('ZSCORE', P .. 'wrapups', a)
+  if w and (g[1] ~= 'wrap_up' or tonumber(w) ~= tonumber(g[4])) then bad('agent ' .. a .. ' in wrapups but ' .. g[1]) end
+end
+return errs
+`)
+
+func checkConsistent(ctx context.Context, s *Store) error {
+	errs, err := consistencyScript.Run(ctx, s.rdb, nil, s.prefix).StringSlice()
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("inconsistent state:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// raceRun is the shared bookkeeping of TestConcurrentDispatchers.
+type raceRun struct {
+	s          *Store
+	queues     []acd.QueueID
+	pool       []map[acd.Skill]int
+	agents     []acd.AgentID
+	heldAgents sync.Map // agent → call, while a dispatcher holds the reservation or the connected call
+	heldCalls  sync.Map // call → agent
+	ended      sync.Map // calls answered and ended: never to be picked again
+	callbacks  sync.Map // calls turned into callbacks
+	nAnswered  atomic.Int64
+	nPicks     atomic.Int64
+	nAttempts  atomic.Int64
+	outcomes   sync.Map // name → *atomic.Int64
+}
+
+func (r *raceRun) count(name string) {
+	v, _ := r.outcomes.LoadOrStore(name, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// held is one assignment a dispatcher holds.
+type held struct {
+	acd.Assignment
+	talking bool
+}
+
+// TestConcurrentDispatchers runs 12 dispatchers against one Redis with
+// random enqueues, picks and every way a reservation or a call ends, on
+// queues of every strategy (with wrap-up, missed-offer pauses, a short
+// retry delay, expansion and preferred agents), while an agent desktop
+// pauses and resumes agents and a reaper ends wrap-ups. No agent may ever
+// be held for two calls nor a call for two agents, the stored state is
+// checked atomically throughout, and at the end every agent, call and
+// index entry must be consistent.
 func TestConcurrentDispatchers(t *testing.T) {
 	const (
-		workers     = 8
-		picksEach   = 2600
-		agents      = 200
+		workers     = 12
+		picksEach   = 2500
+		nAgents     = 200
 		skills      = 10
-		queues      = 4
 		maxHeldEach = 6
 	)
-	s, rdb := newStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	s, _ := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rnd := rand.New(rand.NewPCG(1, 2))
-	for q := 0; q < queues; q++ {
-		st := []acd.Strategy{acd.LongestIdle, acd.BestSkill, acd.FewestAnswered, acd.RoundRobin}[q]
-		if err := s.SetQueue(ctx, acd.Queue{ID: acd.QueueID("q" + strconv.Itoa(q)), Strategy: st}); err != nil {
-			t.Fatal(err)
+	r := &raceRun{s: s}
+	for i, st := range benchStrategies {
+		q := acd.Queue{ID: acd.QueueID("q" + strconv.Itoa(i)), Strategy: st, RetryDelay: 20 * time.Millisecond, MaxMisses: 3}
+		if i%2 == 0 {
+			q.WrapUp = 2 * time.Millisecond
 		}
+		ok(t, s.SetQueue(ctx, q))
+		r.queues = append(r.queues, q.ID)
 	}
 	agentSkills := map[acd.AgentID]map[acd.Skill]int{}
-	for i := 0; i < agents; i++ {
+	for i := 0; i < nAgents; i++ {
 		id := acd.AgentID(fmt.Sprintf("ag%03d", i))
 		sk := map[acd.Skill]int{}
 		for n := 1 + rnd.IntN(3); len(sk) < n; {
 			sk[acd.Skill("s"+strconv.Itoa(rnd.IntN(skills)))] = 1 + rnd.IntN(5)
 		}
 		agentSkills[id] = sk
-		if err := s.Login(ctx, acd.Login{Agent: id, Rank: rnd.IntN(50), Skills: sk}); err != nil {
-			t.Fatal(err)
-		}
+		r.pool = append(r.pool, sk)
+		r.agents = append(r.agents, id)
+		ok(t, s.Login(ctx, acd.Login{Agent: id, Rank: rnd.IntN(50), Skills: sk}))
 	}
 
-	var pool []map[acd.Skill]int
-	for _, sk := range agentSkills {
-		pool = append(pool, sk)
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bgErr := make(chan error, 3)
+	background := func(every time.Duration, f func(*rand.Rand) error) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(every), 5))
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(every):
+				}
+				if err := f(rnd); err != nil {
+					bgErr <- err
+					return
+				}
+			}
+		}()
 	}
-	var (
-		heldAgents sync.Map // agent → call, while a dispatcher holds its reservation
-		heldCalls  sync.Map // call → agent
-		answered   sync.Map // call → agent
-		nAnswered  atomic.Int64
-		nPicks     atomic.Int64
-		nAttempts  atomic.Int64
-	)
+	background(time.Millisecond, func(*rand.Rand) error { _, err := s.Reap(ctx); return err })
+	background(50*time.Millisecond, func(*rand.Rand) error { return checkConsistent(ctx, s) })
+	background(5*time.Millisecond, func(rnd *rand.Rand) error { return r.desktop(ctx, rnd) })
+
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := range workers {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			errc <- dispatcher(ctx, s, w, picksEach, queues, pool, maxHeldEach, &heldAgents, &heldCalls, &answered, &nAnswered, &nPicks, &nAttempts)
-		}(w)
+			errc <- r.dispatcher(ctx, w, picksEach, maxHeldEach)
+		}()
 	}
 	wg.Wait()
+	close(stop)
+	bg.Wait()
 	close(errc)
+	close(bgErr)
 	for err := range errc {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d picks (%d attempts), %d answered, %d workers", nPicks.Load(), nAttempts.Load(), nAnswered.Load(), workers)
-	if nPicks.Load() < 20000 {
-		t.Fatalf("only %d picks", nPicks.Load())
+	for err := range bgErr {
+		t.Fatal(err)
 	}
-	checkFinal(t, s, rdb, agentSkills, nAnswered.Load())
+	var outcomes []string
+	r.outcomes.Range(func(k, v any) bool {
+		outcomes = append(outcomes, fmt.Sprintf("%s=%d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	t.Logf("%d picks (%d attempts), %d answered, %d workers; %v", r.nPicks.Load(), r.nAttempts.Load(), r.nAnswered.Load(), workers, outcomes)
+	if r.nPicks.Load() < workers*picksEach { // batches may overshoot
+		t.Fatalf("only %d picks", r.nPicks.Load())
+	}
+	// Wrap-ups end, paused agents resume: all available.
+	eventually(t, 10*time.Second, "wrap-ups reaped", func() bool {
+		must[int](t)(s.Reap(ctx))
+		return s.rdb.ZCard(ctx, s.prefix+"wrapups").Val() == 0
+	})
+	for _, id := range r.agents {
+		if agentState(t, s, id).State == acd.Paused {
+			must[acd.State](t)(s.SetState(ctx, id, acd.Available))
+		}
+	}
+	ok(t, checkConsistent(ctx, s))
+	checkFinal(t, s, agentSkills, r.nAnswered.Load())
 }
 
-func dispatcher(ctx context.Context, s *Store, w, picks, queues int, pool []map[acd.Skill]int, maxHeld int,
-	heldAgents, heldCalls, answered *sync.Map, nAnswered, nPicks, nAttempts *atomic.Int64) error {
+// desktop pauses an available agent or resumes a paused one, as agents do;
+// losing a race with a pick or another change is fine.
+func (r *raceRun) desktop(ctx context.Context, rnd *rand.Rand) error {
+	id := r.agents[rnd.IntN(len(r.agents))]
+	a, err := r.s.Agent(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch a.State {
+	case acd.Available:
+		_, err = r.s.Pause(ctx, id, "break")
+	case acd.Paused:
+		_, err = r.s.SetState(ctx, id, acd.Available)
+	}
+	if errors.Is(err, acd.ErrIllegalTransition) || errors.Is(err, acd.ErrReserved) {
+		return nil
+	}
+	return err
+}
+
+func (r *raceRun) dispatcher(ctx context.Context, w, picks, maxHeld int) error {
+	s := r.s
 	rnd := rand.New(rand.NewPCG(uint64(w), 99))
-	var held []acd.Assignment
-	release := func(i int) error {
-		a := held[i]
-		held[i] = held[len(held)-1]
-		held = held[:len(held)-1]
-		// Forget the hold before Redis frees the agent: nobody can pick the
-		// agent or call in between, so a later LoadOrStore hit is a real
-		// double assignment.
-		heldAgents.Delete(a.Agent)
-		heldCalls.Delete(a.Call)
-		switch r := rnd.IntN(20); {
-		case r < 14:
-			answered.Store(a.Call, a.Agent)
-			nAnswered.Add(1)
-			if got, err := s.Release(ctx, a.Call, acd.Answered); err != nil || got != a.Agent {
-				return fmt.Errorf("release %s: %s, %v", a.Call, got, err)
-			}
-			if _, err := s.SetState(ctx, a.Agent, acd.WrapUp); err != nil {
-				return err
-			}
-			_, err := s.SetState(ctx, a.Agent, acd.Available)
-			return err
-		case r < 17:
-			_, err := s.Release(ctx, a.Call, acd.Rejected)
-			return err
-		case r < 19:
-			if _, err := s.Release(ctx, a.Call, acd.NoAnswer); err != nil {
-				return err
-			}
-			_, err := s.SetState(ctx, a.Agent, acd.Available)
-			return err
-		default: // the caller hangs up during the offer
-			got, err := s.Dequeue(ctx, a.Call)
-			if err == nil && got != a.Agent {
-				err = fmt.Errorf("dequeue %s freed %s, want %s", a.Call, got, a.Agent)
-			}
+	var hold []held
+	var mine []acd.CallID // calls this dispatcher queued, for callbacks
+	// unhold forgets a hold before Redis frees the agent and call: nobody can
+	// pick them in between, so a later LoadOrStore hit is a real double
+	// assignment.
+	unhold := func(a acd.Assignment) {
+		r.heldAgents.Delete(a.Agent)
+		r.heldCalls.Delete(a.Call)
+	}
+	resume := func(agent acd.AgentID) error { // after a miss that may have paused the agent
+		a, err := s.Agent(ctx, agent)
+		if err != nil || a.State != acd.Paused || a.Reason != acd.PauseMissedOffers {
 			return err
 		}
+		if _, err := s.SetState(ctx, agent, acd.Available); err != nil && !errors.Is(err, acd.ErrIllegalTransition) {
+			return err
+		}
+		return nil
+	}
+	release := func(i int) error {
+		h := hold[i]
+		a := h.Assignment
+		done := func() { hold[i] = hold[len(hold)-1]; hold = hold[:len(hold)-1] }
+		var got acd.AgentID
+		var err error
+		if !h.talking {
+			switch x := rnd.IntN(20); {
+			case x < 12:
+				r.count("answered")
+				r.nAnswered.Add(1)
+				got, err = s.Release(ctx, a.Call, acd.Answered)
+				hold[i].talking = true // still held: connected
+			case x < 15:
+				r.count("rejected")
+				done()
+				unhold(a)
+				got, err = s.Release(ctx, a.Call, acd.Rejected)
+			case x < 18:
+				r.count("no_answer")
+				done()
+				unhold(a)
+				if got, err = s.Release(ctx, a.Call, acd.NoAnswer); err == nil {
+					err = resume(a.Agent)
+				}
+			default: // the caller hangs up during the offer
+				r.count("dequeue_reserved")
+				done()
+				unhold(a)
+				got, err = s.Dequeue(ctx, a.Call)
+			}
+		} else {
+			_, isCallback := r.callbacks.Load(a.Call)
+			done()
+			unhold(a)
+			switch x := rnd.IntN(10); {
+			case isCallback && x < 3:
+				r.count("requeue")
+				got, err = s.Requeue(ctx, a.Call)
+			case x < 8:
+				r.count("finish")
+				r.ended.Store(a.Call, a.Agent)
+				got, err = s.Finish(ctx, a.Call)
+			default: // hang-up while talking
+				r.count("dequeue_talking")
+				r.ended.Store(a.Call, a.Agent)
+				got, err = s.Dequeue(ctx, a.Call)
+			}
+		}
+		if err == nil && got != a.Agent {
+			err = fmt.Errorf("call %s: agent %s, want %s", a.Call, got, a.Agent)
+		}
+		if err != nil {
+			return fmt.Errorf("release %+v: %w", h, err)
+		}
+		return nil
 	}
 	seq := 0
 	for done := 0; done < picks; {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("dispatcher %d after %d picks: %w", w, done, err)
 		}
-		q := acd.QueueID("q" + strconv.Itoa(rnd.IntN(queues)))
+		q := r.queues[rnd.IntN(len(r.queues))]
 		if rnd.IntN(3) > 0 {
-			c := acd.Call{ID: acd.CallID(fmt.Sprintf("w%d-%d", w, seq)), Queue: q, Priority: rnd.IntN(3)}
+			c := r.call(rnd, acd.CallID(fmt.Sprintf("w%d-%d", w, seq)), q)
 			seq++
-			// Ask for up to two skills some agent has, at most at its level,
-			// so every call can be served.
-			n := rnd.IntN(3)
-			for sk, lv := range pool[rnd.IntN(len(pool))] {
-				if n == 0 {
-					break
-				}
-				n--
-				c.Skills = append(c.Skills, acd.Requirement{Skill: sk, MinLevel: 1 + rnd.IntN(lv)})
-			}
 			if err := s.Enqueue(ctx, c); err != nil {
 				return err
 			}
+			mine = append(mine, c.ID)
 		}
-		nAttempts.Add(1)
-		a, err := s.Pick(ctx, q)
+		if len(mine) > 0 && rnd.IntN(10) == 0 {
+			c := mine[rnd.IntN(len(mine))]
+			switch err := s.SetCallback(ctx, c, "+1555"+string(c)); {
+			case err == nil:
+				r.callbacks.Store(c, true)
+				r.count("callback")
+			case errors.Is(err, acd.ErrNotFound), errors.Is(err, acd.ErrAlreadyReserved):
+			default:
+				return err
+			}
+		}
+		r.nAttempts.Add(1)
+		var as []acd.Assignment
+		var err error
+		if rnd.IntN(4) == 0 {
+			as, err = s.PickBatch(ctx, q, 2+rnd.IntN(3))
+		} else {
+			var a acd.Assignment
+			if a, err = s.Pick(ctx, q); err == nil {
+				as = []acd.Assignment{a}
+			}
+		}
 		switch {
 		case errors.Is(err, acd.ErrNoAgent), errors.Is(err, acd.ErrNoCall):
 		case err != nil:
 			return err
-		default:
+		}
+		for _, a := range as {
 			done++
-			nPicks.Add(1)
-			if prev, dup := heldAgents.LoadOrStore(a.Agent, a.Call); dup {
+			r.nPicks.Add(1)
+			if prev, dup := r.heldAgents.LoadOrStore(a.Agent, a.Call); dup {
 				return fmt.Errorf("agent %s reserved for %s while holding %s", a.Agent, a.Call, prev)
 			}
-			if prev, dup := heldCalls.LoadOrStore(a.Call, a.Agent); dup {
+			if prev, dup := r.heldCalls.LoadOrStore(a.Call, a.Agent); dup {
 				return fmt.Errorf("call %s reserved for %s while held by %s", a.Call, a.Agent, prev)
 			}
-			if prev, ok := answered.Load(a.Call); ok {
-				return fmt.Errorf("call %s picked again after %s answered it", a.Call, prev)
+			if prev, ended := r.ended.Load(a.Call); ended {
+				return fmt.Errorf("call %s picked again after it ended with %s", a.Call, prev)
 			}
-			held = append(held, a)
+			hold = append(hold, held{Assignment: a})
 		}
-		for len(held) > maxHeld || (len(held) > 0 && rnd.IntN(2) == 0) {
-			if err := release(rnd.IntN(len(held))); err != nil {
+		for len(hold) > maxHeld || (len(hold) > 0 && rnd.IntN(2) == 0) {
+			if err := release(rnd.IntN(len(hold))); err != nil {
 				return err
 			}
 		}
 	}
-	for len(held) > 0 {
+	for len(hold) > 0 {
 		if err := release(0); err != nil {
 			return err
 		}
@@ -186,61 +382,119 @@ func dispatcher(ctx context.Context, s *Store, w, picks, queues int, pool []map[
 	return nil
 }
 
-func checkFinal(t *testing.T, s *Store, rdb *redis.Client, agentSkills map[acd.AgentID]map[acd.Skill]int, answered int64) {
+// call makes a random call some agent can serve: up to two of one agent's
+// skills at most at its levels, sometimes relaxed after 20ms, sometimes
+// preferring an agent for 20ms.
+func (r *raceRun) call(rnd *rand.Rand, id acd.CallID, q acd.QueueID) acd.Call {
+	c := acd.Call{ID: id, Queue: q, Priority: rnd.IntN(3)}
+	n := rnd.IntN(3)
+	for sk, lv := range r.pool[rnd.IntN(len(r.pool))] {
+		if n == 0 {
+			break
+		}
+		n--
+		c.Skills = append(c.Skills, acd.Requirement{Skill: sk, MinLevel: 1 + rnd.IntN(lv)})
+	}
+	if rnd.IntN(5) == 0 {
+		c.Skills = append(c.Skills, req("s"+acd.Skill(strconv.Itoa(rnd.IntN(10))), 5))
+		c.Expansion = []acd.Stage{{After: 20 * time.Millisecond, Skills: c.Skills[:len(c.Skills)-1]}}
+	}
+	if rnd.IntN(5) == 0 {
+		c.PreferAgent, c.PreferWait = r.agents[rnd.IntN(len(r.agents))], 20*time.Millisecond
+	}
+	return c
+}
+
+// checkFinal checks the final state, all agents available: agents, calls,
+// reservations and every index entry, against what the agents' hashes say.
+func checkFinal(t *testing.T, s *Store, agentSkills map[acd.AgentID]map[acd.Skill]int, answered int64) {
 	t.Helper()
 	ctx := context.Background()
 	p := s.prefix
+	fam := s.rdb.Get(ctx, p+"fam").Val()
+	day := time.Now().Unix() / 86400
+	want := map[string]float64{} // key \x00 member → score
+	entry := func(key, member string, score float64) { want[key+"\x00"+member] = score }
 	var total int64
 	for id, sk := range agentSkills {
-		a := must[acd.Agent](t)(s.Agent(ctx, id))
-		if a.State != acd.Available || a.Call != "" {
-			t.Errorf("agent %s ends %s with call %q", id, a.State, a.Call)
+		a := agentState(t, s, id)
+		if a.State != acd.Available || a.Call != "" || !a.WrapUntil.IsZero() || a.Reason != "" {
+			t.Errorf("agent %s ends %+v", id, a)
+			continue
+		}
+		if fmt.Sprint(a.Skills) != fmt.Sprint(sk) {
+			t.Errorf("agent %s skills %v, want %v", id, a.Skills, sk)
 		}
 		total += int64(a.AnsweredToday)
-		if _, err := rdb.ZScore(ctx, p+"avail", string(id)).Result(); err != nil {
-			t.Errorf("agent %s missing from avail: %v", id, err)
+		idle := float64(a.IdleSince.UnixMicro())
+		rankM := fmt.Sprintf("%010d%s", a.Rank+1_000_000_000, id)
+		fewest := float64(min(a.AnsweredToday, 2047))*(1<<41) + float64(a.IdleSince.UnixMicro()/1000) - 1704067200000
+		entry("avail", string(id), idle)
+		if strings.Contains(fam, "R") {
+			entry("rank", rankM, 0)
 		}
-		for skill := range sk {
-			if _, err := rdb.ZScore(ctx, p+"avail:"+string(skill), string(id)).Result(); err != nil {
-				t.Errorf("agent %s missing from avail:%s: %v", id, skill, err)
+		if strings.Contains(fam, "F") {
+			entry("fewest", string(id), fewest)
+		}
+		for skill, lv := range sk {
+			entry("avail:"+string(skill), string(id), idle)
+			if strings.Contains(fam, "B") {
+				entry(fmt.Sprintf("best:%s:%d", skill, lv), string(id), idle)
+			}
+			if strings.Contains(fam, "R") {
+				entry("rank:"+string(skill), rankM, 0)
+			}
+			if strings.Contains(fam, "F") {
+				entry("fewest:"+string(skill), string(id), fewest)
+			}
+			for th := 1; th <= 5; th++ {
+				if in := s.rdb.SIsMember(ctx, fmt.Sprintf("%ssk:%s:%d", p, skill, th), string(id)).Val(); in != (th <= lv) {
+					t.Errorf("agent %s in sk:%s:%d: %v (level %d)", id, skill, th, in, lv)
+				}
 			}
 		}
-	}
-	if n := rdb.ZCard(ctx, p+"avail").Val(); n != int64(len(agentSkills)) {
-		t.Errorf("avail holds %d agents, want %d", n, len(agentSkills))
 	}
 	if total != answered {
 		t.Errorf("answered_today sums to %d, want %d", total, answered)
 	}
-	if n := rdb.ZCard(ctx, p+"rsv").Val(); n != 0 {
+	// Every index entry is one we expect, with its score, and vice versa.
+	got := map[string]float64{}
+	for _, pattern := range []string{"avail", "avail:*", "best:*", "rank", "rank:*", "fewest", "fewest:*"} {
+		for _, k := range s.rdb.Keys(ctx, p+pattern).Val() {
+			for _, z := range s.rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+				got[strings.TrimPrefix(k, p)+"\x00"+z.Member.(string)] = z.Score
+			}
+		}
+	}
+	for k, sc := range want {
+		if g, ok := got[k]; !ok || g != sc {
+			t.Errorf("index entry %q: %v (present %v), want %v", k, g, ok, sc)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected index entry %q", k)
+		}
+	}
+	if n := s.rdb.ZCard(ctx, p+"rsv").Val(); n != 0 {
 		t.Errorf("%d reservations left", n)
 	}
-	if keys := rdb.Keys(ctx, p+"rsv:*").Val(); len(keys) != 0 {
-		t.Errorf("reservation keys left: %v", keys[:min(5, len(keys))])
-	}
-	// Every call hash left is waiting in its queue, and vice versa.
-	calls := rdb.Keys(ctx, p+"call:*").Val()
-	waiting := 0
-	for _, k := range calls {
-		if len(k) > 5 && k[len(k)-5:] == ":excl" {
-			continue
-		}
-		h := rdb.HGetAll(ctx, k).Val()
-		c := k[len(p+"call:"):]
-		if h["state"] != "waiting" {
-			t.Errorf("call %s left in state %q", c, h["state"])
-		}
-		if _, err := rdb.ZScore(ctx, p+"waiting:"+h["queue"], c).Result(); err != nil {
-			t.Errorf("call %s not in waiting:%s", c, h["queue"])
-		}
-		waiting++
-	}
+	// Calls left are waiting (the consistency check saw them in their sets).
+	calls := must[[]acd.QueuedCall](t)(s.Calls(ctx))
 	var inSets int64
-	for q := 0; q < 4; q++ {
-		inSets += rdb.ZCard(ctx, p+"waiting:q"+strconv.Itoa(q)).Val()
+	for _, k := range s.rdb.Keys(ctx, p+"waiting:*").Val() {
+		inSets += s.rdb.ZCard(ctx, k).Val()
 	}
-	if inSets != int64(waiting) {
-		t.Errorf("waiting sets hold %d calls, call hashes %d", inSets, waiting)
+	for _, c := range calls {
+		if c.State != acd.CallWaiting || c.Agent != "" {
+			t.Errorf("call %+v left", c)
+		}
 	}
-	t.Logf("final: %d calls still waiting, consistent", waiting)
+	if inSets != int64(len(calls)) {
+		t.Errorf("waiting sets hold %d calls, %d calls listed", inSets, len(calls))
+	}
+	if day != time.Now().Unix()/86400 {
+		t.Log("the day changed during the check; answered counts may differ")
+	}
+	t.Logf("final: %d calls still waiting, %d index entries, consistent", len(calls), len(got))
 }

@@ -46,9 +46,9 @@ local _, day = now()
 local agents = redis.call('ZRANGE', P .. 'avail', 0, -1)
 for _, a in ipairs(agents) do
   local g = getagent(a)
-  if g.state ~= 'available' then fail('ACDINVARIANT', 'indexed agent ' .. a .. ' is ' .. g.state) end
+  if g.state ~= 'available' then fail('ACDINVARIANT', 'available agent ' .. a .. ' is ' .. g.state) end
   if c == 'F' then fewestready(g.skills, day) end
-  entries(c, a, g, day, zadd)
+  entries(a, g, c, day, zadd)
 end
 redis.call('SET', P .. 'fam', fam() .. c)
 return #agents
@@ -65,16 +65,16 @@ local t = now()
 local enq = tonumber(ARGV[9])
 if enq <= 0 or enq > t then enq = t end
 local score = enq - prio * step
-local f = {'queue', q, 'prio', prio, 'score', score, 'state', 'waiting', 'enq', enq, 'req', ARGV[5]}
+local f = {'queue', q, 'prio', prio, 'score', int(score), 'state', 'waiting', 'enq', int(enq), 'req', ARGV[5]}
 if ARGV[6] ~= '' then f[#f + 1] = 'stages'; f[#f + 1] = ARGV[6] end
 if ARGV[7] ~= '' then
   f[#f + 1] = 'prefer'; f[#f + 1] = ARGV[7]
-  f[#f + 1] = 'prefer_until'; f[#f + 1] = enq + tonumber(ARGV[8])
+  f[#f + 1] = 'prefer_until'; f[#f + 1] = int(enq + tonumber(ARGV[8]))
 end
 if ARGV[10] ~= '' then f[#f + 1] = 'owner'; f[#f + 1] = ARGV[10] end
 if ARGV[11] ~= '' then f[#f + 1] = 'channel'; f[#f + 1] = ARGV[11] end
 redis.call('HSET', ck, unpack(f))
-redis.call('ZADD', P .. 'waiting:' .. q, score, c)
+redis.call('ZADD', P .. 'waiting:' .. q, int(score), c)
 redis.call('SADD', P .. 'calls', c)
 return 1
 `)
@@ -117,7 +117,7 @@ if o == 'answered' then
   local n = 0
   if g.ansday == day then n = g.ans end
   move(a, g, 'on_call', t, day, {'answered_today', n + 1, 'answered_day', day, 'misses', 0})
-  redis.call('HSET', ck, 'state', 'talking', 'answered', t)
+  redis.call('HSET', ck, 'state', 'talking', 'answered', int(t))
   return a
 end
 local cfg = redis.call('HMGET', P .. 'queue:' .. h[1], 'max_misses', 'retry')
@@ -133,9 +133,9 @@ else
   end
 end
 local ek = P .. 'excl:' .. c
-redis.call('ZREMRANGEBYSCORE', ek, '-inf', t)
-redis.call('ZADD', ek, t + retry, a)
-redis.call('HSET', ck, 'state', 'waiting', 'excl_until', math.max(t + retry, tonumber(h[6]) or 0))
+redis.call('ZREMRANGEBYSCORE', ek, '-inf', int(t))
+redis.call('ZADD', ek, int(t + retry), a)
+redis.call('HSET', ck, 'state', 'waiting', 'excl_until', int(math.max(t + retry, tonumber(h[6]) or 0)))
 if h[5] == a then
   redis.call('HDEL', ck, 'agent', 'prefer', 'prefer_until') -- the preferred agent declined: no more waiting for it
 else
@@ -204,7 +204,7 @@ var reapScript = script(`
 local lim = tonumber(ARGV[2])
 local t, day = now()
 local n = 0
-for _, c in ipairs(redis.call('ZRANGE', P .. 'rsv', '-inf', t, 'BYSCORE', 'LIMIT', 0, lim)) do
+for _, c in ipairs(redis.call('ZRANGE', P .. 'rsv', '-inf', int(t), 'BYSCORE', 'LIMIT', 0, lim)) do
   local ck = P .. 'call:' .. c
   local h = redis.call('HMGET', ck, 'state', 'agent', 'queue', 'score')
   redis.call('ZREM', P .. 'rsv', c)
@@ -219,7 +219,7 @@ for _, c in ipairs(redis.call('ZRANGE', P .. 'rsv', '-inf', t, 'BYSCORE', 'LIMIT
     n = n + 1
   end
 end
-for _, a in ipairs(redis.call('ZRANGE', P .. 'wrapups', '-inf', t, 'BYSCORE', 'LIMIT', 0, lim)) do
+for _, a in ipairs(redis.call('ZRANGE', P .. 'wrapups', '-inf', int(t), 'BYSCORE', 'LIMIT', 0, lim)) do
   local g = getagent(a)
   if g.state == 'wrap_up' and g.wrap and g.wrap <= t then
     move(a, g, 'available', t, day, nil, nil, g.wrap)
@@ -259,7 +259,7 @@ return {waiting, staffed, avail, sum, #hs}
 
 // pickScript finds, among the first waiting calls of a queue (lookahead),
 // the first that can be served and the best available agent for it, and
-// reserves both.
+// reserves both; with max > 1 it goes on as that many picks would.
 //
 // A call's requirements are its skills, or those of the latest expansion
 // stage reached. Until prefer_until only the preferred agent may take it;
@@ -272,20 +272,32 @@ return {waiting, staffed, avail, sum, #hs}
 // index and stops once no later agent can reach the best sum. A requirement
 // that found nobody is not tried again for the next calls of the same pick.
 //
-// ARGV: P queue lookahead ttl_us. Returns {call, agent}, {'empty'} or {'noagent'}.
-var pickScript = script(`
-local q, look, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+// ARGV: P queue lookahead ttl_us max. Returns {call, agent, ...}, {'empty'}
+// or {'noagent'}.
+var pickScript = script(pickLua, "akey", "fewestday")
+
+const pickLua = `
+local q, look, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local wk = P .. 'waiting:' .. q
-local calls = redis.call('ZRANGE', wk, 0, look - 1)
+local calls = redis.call('ZRANGE', wk, 0, 0) -- the rest of the lookahead only if needed
 if #calls == 0 then return {'empty'} end
 local qk = P .. 'queue:' .. q
 local cfg = redis.call('HMGET', qk, 'strategy', 'rr')
 local strat = cfg[1] or 'longest_idle'
 local fc = famof(strat)
 if fc ~= 'I' and not string.find(fam(), fc, 1, true) then fail('ACDINVARIANT', 'queue ' .. q .. ': no ' .. strat .. ' index') end
-local base, cut = 'avail', 0
-if fc == 'R' then base, cut = 'rank', 10 elseif fc == 'F' then base, cut = 'fewest', 16 elseif fc == 'B' then base, cut = 'best', 16 end
+local AV = P .. 'avail' -- exactly the available agents, score idle since
 local t, day = now()
+
+-- less compares in byte order, as Redis orders members (Lua's < follows
+-- the locale).
+local function less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 
 local function parse(str)
   local r = {}
@@ -293,10 +305,12 @@ local function parse(str)
   return r
 end
 
--- first walks fetch(offset, count) in growing batches and returns the first
--- agent (and its index member) passing the checks and not excluded.
-local function first(fetch, cut, checks, excl)
-  local off, n = 0, 8
+-- first walks fetch(offset, count) over index key in growing batches and
+-- returns the first available agent (the member from byte cut+1 on) that
+-- passes the checks (sets it must be in) and is not excluded, and its
+-- member. Entries of agents no longer available are dropped on the way.
+local function first(key, fetch, cut, checks, excl)
+  local off, n = 0, 4
   while true do
     local ms = fetch(off, n)
     local cnt = #ms
@@ -306,101 +320,220 @@ local function first(fetch, cut, checks, excl)
       ids = {}
       for i = 1, cnt do ids[i] = string.sub(ms[i], cut + 1) end
     end
-    local ok = {}
-    for i = 1, cnt do ok[i] = not (excl and excl[ids[i]]) end
-    for _, key in ipairs(checks) do
-      local r = redis.call('SMISMEMBER', key, unpack(ids))
-      for i = 1, cnt do if r[i] == 0 then ok[i] = false end end
+    local av = ids
+    if key ~= AV then av = redis.call('ZMSCORE', AV, unpack(ids)) end
+    local cand, stale = {}, {}
+    for i = 1, cnt do
+      if not av[i] then stale[#stale + 1] = ms[i]
+      elseif not (excl and excl[ids[i]]) then cand[#cand + 1] = i end
     end
-    for i = 1, cnt do if ok[i] then return ids[i], ms[i] end end
+    if #stale > 0 then redis.call('ZREM', key, unpack(stale)) end
+    for _, ck in ipairs(checks) do
+      if #cand == 0 then break end
+      local sub = {}
+      for j, i in ipairs(cand) do sub[j] = ids[i] end
+      local r = redis.call('SMISMEMBER', ck, unpack(sub))
+      local keep = {}
+      for j, i in ipairs(cand) do if r[j] == 1 then keep[#keep + 1] = i end end
+      cand = keep
+    end
+    if #cand > 0 then return ids[cand[1]], ms[cand[1]] end
     if cnt < n then return nil end
-    off = off + n
+    off = off + n - #stale
     if n < 256 then n = n * 4 end
   end
 end
+local function byrank(key, off, n) return redis.call('ZRANGE', key, off, off + n - 1) end
 
+-- bestskill: highest sum of levels, then longest idle. The rarest skill's
+-- agents are walked level by level, highest first, each level in idle
+-- order, the other skills' levels read per batch; the walk stops once no
+-- later agent can beat the best found.
 local function bestskill(req, excl)
   local k, drive = #req, 1
   if k > 1 then
     local size
     for i, r in ipairs(req) do
-      local n = redis.call('ZCOUNT', P .. 'best:' .. r[1], 0, {{MAX}} - r[2])
-      if n == 0 then return nil end
-      if not size or n < size then size, drive = n, i end
+      local c = redis.call('SCARD', P .. 'sk:' .. r[1] .. ':' .. r[2])
+      if not size or c < size then size, drive = c, i end
     end
   end
-  local key, top = P .. 'best:' .. req[drive][1], {{MAX}} - req[drive][2]
-  if k == 1 then
-    return first(function(off, n) return redis.call('ZRANGE', key, 0, top, 'BYSCORE', 'LIMIT', off, n) end, 16, {}, excl)
-  end
+  local s, m = req[drive][1], req[drive][2]
   local others = {}
   for i, r in ipairs(req) do if i ~= drive then others[#others + 1] = r end end
-  local bm, bsum, bidle
-  local off, n = 0, 16
-  while true do
-    local r = redis.call('ZRANGE', key, 0, top, 'BYSCORE', 'LIMIT', off, n, 'WITHSCORES')
-    local cnt = #r / 2
-    if cnt == 0 then break end
-    local ms = {}
-    for i = 1, cnt do ms[i] = r[2 * i - 1] end
-    local lv = {}
-    for j, o in ipairs(others) do lv[j] = redis.call('ZMSCORE', P .. 'best:' .. o[1], unpack(ms)) end
-    for i = 1, cnt do
-      local l1 = {{MAX}} - tonumber(r[2 * i])
-      if bsum and bsum > l1 + {{MAX}} * (k - 1) then return string.sub(bm, 17), bm end
-      local m, sum, ok = ms[i], l1, true
-      for j, o in ipairs(others) do
-        local sc = lv[j][i]
-        if not sc or {{MAX}} - tonumber(sc) < o[2] then ok = false break end
-        sum = sum + {{MAX}} - tonumber(sc)
-      end
-      if ok and excl and excl[string.sub(m, 17)] then ok = false end
-      if ok then
-        local idle = tonumber(string.sub(m, 1, 16))
-        if not bsum or sum > bsum or (sum == bsum and idle < bidle) then bm, bsum, bidle = m, sum, idle end
+  local ba, bsum, bidle
+  for L = {{MAX}}, m, -1 do
+    local top = L + {{MAX}} * (k - 1) -- the best sum an agent at level L can have
+    if bsum and bsum > top then break end
+    local key = P .. 'best:' .. s .. ':' .. L
+    if k == 1 then
+      local a = first(key, function(off, n) return byrank(key, off, n) end, 0, {}, excl)
+      if a then return a end
+    else
+      local off, n, done = 0, 16, false
+      while not done do
+        local r = redis.call('ZRANGE', key, off, off + n - 1, 'WITHSCORES')
+        local cnt = #r / 2
+        if cnt == 0 then break end
+        local ids = {}
+        for i = 1, cnt do ids[i] = r[2 * i - 1] end
+        local av = redis.call('ZMSCORE', AV, unpack(ids))
+        local lv = {}
+        for j, o in ipairs(others) do lv[j] = redis.call('ZMSCORE', P .. 'lvz:' .. o[1], unpack(ids)) end
+        local stale = {}
+        for i = 1, cnt do
+          local idle = tonumber(r[2 * i])
+          if not av[i] then
+            stale[#stale + 1] = ids[i]
+          elseif bsum and bsum >= top and idle >= bidle then
+            done = true -- idle order: nobody later at this level wins
+            break
+          elseif not (excl and excl[ids[i]]) then
+            local sum, ok = L, true
+            for j, o in ipairs(others) do
+              local l = tonumber(lv[j][i])
+              if not l or l < o[2] then ok = false break end
+              sum = sum + l
+            end
+            if ok and (not bsum or sum > bsum or (sum == bsum and idle < bidle)) then ba, bsum, bidle = ids[i], sum, idle end
+          end
+        end
+        if #stale > 0 then redis.call('ZREM', key, unpack(stale)) end
+        if cnt < n then break end
+        off = off + n - #stale
+        if n < 256 then n = n * 4 end
       end
     end
-    if cnt < n then break end
-    off = off + n
-    if n < 256 then n = n * 4 end
   end
-  if bm then return string.sub(bm, 17), bm end
-  return nil
+  return ba
 end
 
+local function rankkey(rank, a) return string.format('%010d', rank + 1000000000) .. a end
+
+-- pairpick picks among the agents having the skills req[i] and req[j]
+-- (r: pair set entries, scored 10*level i + level j): levels checked on the
+-- scores, availability and idle time read at once from avail, then the
+-- other skills, then the strategy's order.
+local function pairpick(r, req, i, j, excl)
+  local ids, sum = {}, {}
+  local mi, mj = req[i][2], req[j][2]
+  for x = 1, #r, 2 do
+    local sc = tonumber(r[x + 1])
+    local li, lj = math.floor(sc / 10), sc % 10
+    if li >= mi and lj >= mj and not (excl and excl[r[x]]) then
+      ids[#ids + 1] = r[x]
+      sum[#sum + 1] = li + lj
+    end
+  end
+  if #ids == 0 then return nil end
+  local idle = {}
+  local av = redis.call('ZMSCORE', AV, unpack(ids))
+  local function filter(ok)
+    local i2, s2, d2 = {}, {}, {}
+    for x = 1, #ids do
+      if ok[x] then i2[#i2 + 1] = ids[x]; s2[#s2 + 1] = sum[x]; d2[#d2 + 1] = idle[x] end
+    end
+    ids, sum, idle = i2, s2, d2
+  end
+  for x = 1, #ids do idle[x] = tonumber(av[x]) end
+  filter(idle)
+  for x, q in ipairs(req) do
+    if #ids == 0 then return nil end
+    if x ~= i and x ~= j then
+      local ok = redis.call('SMISMEMBER', P .. 'sk:' .. q[1] .. ':' .. q[2], unpack(ids))
+      for y = 1, #ok do ok[y] = ok[y] == 1 end
+      filter(ok)
+    end
+  end
+  if #ids == 0 then return nil end
+  if fc == 'B' then
+    for x, q in ipairs(req) do
+      if x ~= i and x ~= j then
+        local lv = redis.call('ZMSCORE', P .. 'lvz:' .. q[1], unpack(ids))
+        for y = 1, #ids do sum[y] = sum[y] + tonumber(lv[y]) end
+      end
+    end
+    local top = 0
+    for y = 1, #ids do if sum[y] > top then top = sum[y] end end
+    local ok = {}
+    for y = 1, #ids do ok[y] = sum[y] == top end
+    filter(ok)
+  end
+  local sc = idle
+  if fc == 'R' then
+    sc = redis.call('ZMSCORE', P .. 'rankz', unpack(ids))
+  elseif fc == 'F' then
+    fewestready('', day)
+    sc = redis.call('ZMSCORE', P .. 'fewest', unpack(ids))
+  end
+  local ba, bs
+  local aa, ak -- round robin: the first after the cursor
+  for y, a in ipairs(ids) do
+    local v = tonumber(sc[y])
+    if not bs or v < bs or (v == bs and less(a, ba)) then ba, bs = a, v end
+    if fc == 'R' and strat == 'round_robin' and cfg[2] then
+      local rk = rankkey(v, a)
+      if less(cfg[2], rk) and (not ak or less(rk, ak)) then aa, ak = a, rk end
+    end
+  end
+  if aa then return aa, ak end
+  if fc == 'R' then return ba, rankkey(bs, ba) end
+  return ba
+end
+
+-- choose returns the agent for requirements req (and, round robin, its
+-- rank key). Several skills: the agents having the two rarest are a pair
+-- set; when it is small, its few agents are checked (pairpick), else the walk
+-- meets fitting agents soon enough.
 local function choose(req, excl)
   local k = #req
+  if k > 1 then
+    local i, j = 1, 2
+    if k > 2 then
+      local sz = {}
+      for x, r in ipairs(req) do sz[x] = redis.call('SCARD', P .. 'sk:' .. r[1] .. ':' .. r[2]) end
+      if sz[j] < sz[i] then i, j = j, i end
+      for x = 3, k do
+        if sz[x] < sz[i] then i, j = x, i elseif sz[x] < sz[j] then j = x end
+      end
+      if j < i then i, j = j, i end
+    end
+    local r = redis.call('ZRANGE', P .. 'pair:' .. req[i][1] .. ' ' .. req[j][1], 0, 256, 'WITHSCORES')
+    if #r == 0 then return nil end
+    if #r <= 512 then return pairpick(r, req, i, j, excl) end
+  end
   if fc == 'B' and k > 0 then return bestskill(req, excl) end
+  local f = fc
+  if f == 'B' then f = 'I' end -- best skill without skills: longest idle
+  local base = 'avail'
+  if f == 'R' then base = 'rank' elseif f == 'F' then base = 'fewest' end
   local drive = 1
   if k > 1 then
     local size
     for i, r in ipairs(req) do
-      local n = redis.call('ZCARD', P .. base .. ':' .. r[1])
-      if n == 0 then return nil end
-      if not size or n < size then size, drive = n, i end
+      local c = redis.call('SCARD', P .. 'sk:' .. r[1] .. ':' .. r[2])
+      if not size or c < size then size, drive = c, i end
     end
   end
-  local key, field, kcut = P .. 'avail', ' ', 0 -- best_skill without skills: longest idle
-  if fc ~= 'B' then key, kcut = P .. base, cut end
-  if k > 0 then key, field = key .. ':' .. req[drive][1], req[drive][1] end
+  local key = P .. base
+  if k > 0 then key = key .. ':' .. req[drive][1] end
   local checks = {}
   for i, r in ipairs(req) do
     if i ~= drive or r[2] > 1 then checks[#checks + 1] = P .. 'sk:' .. r[1] .. ':' .. r[2] end
   end
-  if fc == 'F' and tonumber(redis.call('HGET', P .. 'fewestday', field)) ~= day then
-    redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 0)
-    redis.call('HSET', P .. 'fewestday', field, day)
+  if f == 'F' then
+    if k > 0 then fewestready(req[drive][1] .. ' 1', day) else fewestready('', day) end
   end
-  if fc == 'R' then
-    local hi = '+'
-    if strat == 'round_robin' and cfg[2] then
-      local a, m = first(function(off, n) return redis.call('ZRANGE', key, '(' .. cfg[2], '+', 'BYLEX', 'LIMIT', off, n) end, kcut, checks, excl)
-      if a then return a, m end
-      hi = '[' .. cfg[2]
-    end
-    return first(function(off, n) return redis.call('ZRANGE', key, '-', hi, 'BYLEX', 'LIMIT', off, n) end, kcut, checks, excl)
+  if f ~= 'R' then
+    return first(key, function(off, c) return byrank(key, off, c) end, 0, checks, excl)
   end
-  return first(function(off, n) return redis.call('ZRANGE', key, off, off + n - 1) end, kcut, checks, excl)
+  local hi = '+'
+  if strat == 'round_robin' and cfg[2] then
+    local a, m = first(key, function(off, c) return redis.call('ZRANGE', key, '(' .. cfg[2], '+', 'BYLEX', 'LIMIT', off, c) end, 10, checks, excl)
+    if a then return a, m end
+    hi = '[' .. cfg[2]
+  end
+  return first(key, function(off, c) return redis.call('ZRANGE', key, '-', hi, 'BYLEX', 'LIMIT', off, c) end, 10, checks, excl)
 end
 
 local function preferred(p, req, excl)
@@ -415,24 +548,34 @@ local function preferred(p, req, excl)
   return p
 end
 
-local failed = {}
-for _, c in ipairs(calls) do
+-- The calls in queue order, examined once each: a call no agent can take
+-- stays so while the batch only takes agents away. After r reservations
+-- the window reaches look + r calls, as it would for r+1 single picks.
+local failed, out, r, i = {}, {}, 0, 1
+while i <= look + r do
+  if not calls[i] then
+    local from = i - 1 - r -- reserved calls left the waiting set
+    local more = redis.call('ZRANGE', wk, from, from + look + r - i)
+    if #more == 0 then break end
+    for _, x in ipairs(more) do calls[#calls + 1] = x end
+  end
+  local c = calls[i]
   local ck = P .. 'call:' .. c
   local h = redis.call('HMGET', ck, 'req', 'stages', 'enq', 'prefer', 'prefer_until', 'excl_until', 'state')
   if h[7] ~= 'waiting' then fail('ACDINVARIANT', 'call ' .. c .. ' in ' .. wk .. ' is ' .. tostring(h[7])) end
   local rs = h[1] or ''
   if h[2] then
     local enq = tonumber(h[3])
-    for after, r in string.gmatch(h[2], '(%d+) ?([^\n]*)') do
+    for after, x in string.gmatch(h[2], '(%d+) ?([^\n]*)') do
       if enq + tonumber(after) > t then break end
-      rs = r
+      rs = x
     end
   end
   local excl
   local eu = tonumber(h[6])
   if eu and eu > t then
     excl = {}
-    for _, a in ipairs(redis.call('ZRANGE', P .. 'excl:' .. c, '(' .. t, '+inf', 'BYSCORE')) do excl[a] = true end
+    for _, a in ipairs(redis.call('ZRANGE', P .. 'excl:' .. c, '(' .. int(t), '+inf', 'BYSCORE')) do excl[a] = true end
   end
   local a, m
   local pu = tonumber(h[5])
@@ -443,18 +586,26 @@ for _, c in ipairs(calls) do
     if not a and not excl then failed[rs] = true end
   end
   if a then
-    local g = getagent(a)
-    if g.state ~= 'available' then fail('ACDINVARIANT', 'indexed agent ' .. a .. ' is ' .. g.state) end
-    move(a, g, 'reserved', t, day, {'call', c})
+    -- a came from avail in this script: it is available
+    redis.call('ZREM', AV, a) -- its other index entries go stale
+    redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
     redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
     redis.call('ZREM', wk, c)
-    redis.call('ZADD', P .. 'rsv', t + ttl, c)
-    if strat == 'round_robin' and m then redis.call('HSET', qk, 'rr', m) end
-    return {c, a}
+    redis.call('ZADD', P .. 'rsv', int(t + ttl), c)
+    if strat == 'round_robin' and m then
+      cfg[2] = m
+      redis.call('HSET', qk, 'rr', m)
+    end
+    out[#out + 1] = c
+    out[#out + 1] = a
+    r = r + 1
+    if r >= max then break end
   end
+  i = i + 1
 end
+if #out > 0 then return out end
 return {'noagent'}
-`, "move")
+`
 
 // allScripts are loaded by Store.Load.
 var allScripts = []*redisScript{

@@ -11,10 +11,11 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,8 +147,15 @@ func mapErr(err error) error {
 	return fmt.Errorf("acd: redis: %w", err)
 }
 
-// encodeReqs renders requirements as "skill min skill min ...".
+// encodeReqs renders requirements as "skill min skill min ...", sorted by
+// skill, a skill asked twice with the higher minimum: equal requirements
+// encode equally (the pick caches per requirement list).
 func encodeReqs(rs []acd.Requirement) string {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b acd.Requirement) int {
+		return cmp.Or(cmp.Compare(a.Skill, b.Skill), cmp.Compare(b.MinLevel, a.MinLevel))
+	})
+	rs = slices.CompactFunc(rs, func(a, b acd.Requirement) bool { return a.Skill == b.Skill })
 	var b strings.Builder
 	for i, r := range rs {
 		if i > 0 {
@@ -178,7 +186,7 @@ func encodeSkills(sk map[acd.Skill]int) string {
 	for s := range sk {
 		names = append(names, string(s))
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	var b strings.Builder
 	for i, s := range names {
 		if i > 0 {
