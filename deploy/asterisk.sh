@@ -23,16 +23,27 @@
 #   START_TIMEOUT      seconds to wait for a started instance [60]
 #   configure only:
 #   SIP_BIND [127.0.0.1]  SIP_PORT [5060]   PJSIP UDP and TCP transports
-#   HTTP_BIND [127.0.0.1] HTTP_PORT [8088]  Asterisk HTTP server (ARI)
+#   HTTP_BIND [127.0.0.1] HTTP_PORT [8088]  Asterisk HTTP server: ARI, and SIP over WebSocket for
+#                                           browsers at ws://HTTP_BIND:HTTP_PORT/ws
+#   HTTPS_PORT []                           also serve HTTPS on HTTP_BIND:HTTPS_PORT: ARI and
+#                                           wss://…/ws (browsers need TLS on any host but localhost)
+#   TLS_CERT, TLS_KEY []                    PEM certificate and key for HTTPS; unset: the instance
+#                                           certificate, signed by the instance CA DIR/tls/ca.crt
+#   TLS_NAMES []                            extra DNS names or addresses the instance certificate
+#                                           carries (localhost, 127.0.0.1, ::1 and HTTP_BIND always)
 #   ARI_APP [ccd]                           Stasis application receiving every call
 #   TRUNK_ALLOW [127.0.0.1/32]              comma-separated CIDRs identified as the trunk
 #   TRUNK_AUTH_USER, TRUNK_AUTH_PASSWORD    optional digest credentials that also identify
 #                                           a caller from another source as the trunk
-#   AGENTS ["1001 1002 1003"]               agent SIP endpoints (register as id, generated password)
+#   AGENTS ["1001 1002 1003"]               agents; each has a desk phone endpoint (register as
+#                                           id) and a WebRTC endpoint webrtc-<id> (SIP over
+#                                           WebSocket, DTLS-SRTP, ICE), both with the agent's
+#                                           generated password
 #   RTP_START [10000] RTP_END [20000]       RTP port range
-#   MEDIA_ADDRESS [SIP_BIND]                address RTP binds to and announces in SDP; required
-#                                           when SIP_BIND is 0.0.0.0 (Asterisk would otherwise
-#                                           look its own address up, in DNS, for every call)
+#   MEDIA_ADDRESS [SIP_BIND]                address RTP binds to and announces in SDP (and, for
+#                                           WebRTC, the only ICE candidate); required when
+#                                           SIP_BIND is 0.0.0.0 (Asterisk would otherwise look its
+#                                           own address up, in DNS, for every call)
 #   APPQUEUE_DID []                         benchmarks only: a trunk number that bypasses ccd and
 #                                           goes to Asterisk's own app_queue (queue appq,
 #                                           leastrecent, every agent a member); unset: app_queue
@@ -316,6 +327,76 @@ read_env() {
 	grep -E '^[A-Z][A-Z0-9_]*=[A-Za-z0-9._:/@+-]*$' -- "$1" || true
 }
 
+# ice_host_candidates MEDIA_ADDRESS: the [ice_host_candidates] lines that
+# announce every address of this host in MEDIA_ADDRESS's family (loopback and
+# link-local left out: Asterisk never offers them) as MEDIA_ADDRESS, the one
+# address RTP is bound to. Asterisk gathers ICE candidates from the
+# interfaces, not from the address RTP is bound to.
+ice_host_candidates() {
+	local media=$1 family=-4 addr lines=""
+	[[ $media == *:* ]] && family=-6
+	command -v ip >/dev/null || die "'ip' (iproute2) is missing on the host: install it and retry"
+	while read -r addr; do
+		addr=${addr%/*}
+		case $addr in
+		127.* | ::1 | [fF][eE]8? | [fF][eE]8?:* | [fF][eE][9aAbB]?:*) continue ;;
+		esac
+		lines+="$addr => $media"$'\n'
+	done < <(ip -o "$family" addr show | awk '{ print $4 }')
+	printf '%s' "${lines%$'\n'}"
+}
+
+# ensure_openssl: the host's openssl issues the instance certificates.
+ensure_openssl() {
+	command -v openssl >/dev/null && return
+	info "installing host package: openssl"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl; } ||
+		die "apt-get install openssl failed on the host; install it and retry"
+}
+
+valid_until_next_month() { # CERT: the certificate is readable and valid for 30 more days
+	openssl x509 -noout -checkend 2592000 -in "$1" >/dev/null 2>&1
+}
+
+# ensure_tls TLSDIR SAN...: the instance's certificate authority (ca.crt,
+# ca.key) and the certificate Asterisk presents for DTLS-SRTP (WebRTC media)
+# and, unless TLS_CERT is given, for HTTPS (asterisk.crt, asterisk.key),
+# issued by that CA for the subject alternative names given (DNS:x, IP:y).
+# Kept across configure runs, so browsers that trust the CA keep trusting the
+# instance; the certificate is issued again when its names change, when it
+# or the CA expires within 30 days, or when the CA is new. ECDSA P-256 keys.
+ensure_tls() {
+	local tls=$1 san
+	shift
+	san=$(IFS=,; printf '%s' "$*")
+	mkdir -p -- "$tls" || die "cannot create $tls"
+	local issue=0 out
+	if [[ ! -s $tls/ca.key ]] || ! valid_until_next_month "$tls/ca.crt"; then
+		out=$( (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 \
+			-keyout "$tls/ca.key" -out "$tls/ca.crt" -days 3650 \
+			-subj "/O=ccd/CN=ccd Asterisk instance CA $(random_secret | cut -c1-8)" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign) 2>&1) ||
+			die "openssl could not create the instance CA in $tls: $out"
+		issue=1
+	fi
+	if ((issue)) || [[ ! -s $tls/asterisk.key || ! -f $tls/asterisk.names || $(<"$tls/asterisk.names") != "$san" ]] ||
+		! valid_until_next_month "$tls/asterisk.crt" ||
+		! openssl verify -CAfile "$tls/ca.crt" "$tls/asterisk.crt" >/dev/null 2>&1; then
+		printf '%s\n' "basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature" \
+			"extendedKeyUsage = serverAuth,clientAuth" "subjectAltName = $san" >"$tls/asterisk.ext"
+		out=$( (umask 077 && openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout "$tls/asterisk.key.new" -subj "/O=ccd/CN=ccd Asterisk" -out "$tls/asterisk.csr" &&
+			openssl x509 -req -in "$tls/asterisk.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -sha256 \
+				-set_serial "0x$(random_secret)" -days 397 -extfile "$tls/asterisk.ext" -out "$tls/asterisk.crt.new") 2>&1) ||
+			die "openssl could not issue the instance certificate in $tls: $out"
+		mv -f -- "$tls/asterisk.key.new" "$tls/asterisk.key" && mv -f -- "$tls/asterisk.crt.new" "$tls/asterisk.crt" ||
+			die "cannot move the new certificate into $tls"
+		printf '%s\n' "$san" >"$tls/asterisk.names"
+		rm -f -- "$tls/asterisk.csr" "$tls/asterisk.ext"
+	fi
+}
+
 cmd_configure() {
 	need_root configure
 	local dir
@@ -324,6 +405,7 @@ cmd_configure() {
 
 	local sip_bind=${SIP_BIND:-127.0.0.1} sip_port=${SIP_PORT:-5060}
 	local http_bind=${HTTP_BIND:-127.0.0.1} http_port=${HTTP_PORT:-8088}
+	local https_port=${HTTPS_PORT:-} tls_cert=${TLS_CERT:-} tls_key=${TLS_KEY:-} tls_names=${TLS_NAMES:-}
 	local app=${ARI_APP:-ccd} trunk_allow=${TRUNK_ALLOW:-127.0.0.1/32}
 	local auth_user=${TRUNK_AUTH_USER:-} auth_password=${TRUNK_AUTH_PASSWORD:-}
 	local agents=${AGENTS-1001 1002 1003}
@@ -339,6 +421,33 @@ cmd_configure() {
 	valid_port SIP_PORT "$sip_port"
 	valid_ip HTTP_BIND "$http_bind"
 	valid_port HTTP_PORT "$http_port"
+	if [[ -n $https_port ]]; then
+		valid_port HTTPS_PORT "$https_port"
+		((https_port != http_port)) || die "HTTPS_PORT must differ from HTTP_PORT ($http_port)"
+	fi
+	if [[ -n $tls_cert || -n $tls_key ]]; then
+		[[ -n $tls_cert && -n $tls_key ]] || die "set both TLS_CERT and TLS_KEY, or neither"
+		[[ -n $https_port ]] || die "TLS_CERT and TLS_KEY are for HTTPS: set HTTPS_PORT too"
+		[[ -r $tls_cert && -r $tls_key ]] || die "TLS_CERT '$tls_cert' or TLS_KEY '$tls_key' is not a readable file"
+	fi
+	local name san=(DNS:localhost IP:127.0.0.1 IP:::1)
+	add_san() { [[ " ${san[*]} " == *" $1 "* ]] || san+=("$1"); }
+	case $http_bind in
+	0.0.0.0 | :: | ::0) ;;
+	*) add_san "IP:$http_bind" ;;
+	esac
+	local tls_name_list=()
+	IFS=', ' read -r -a tls_name_list <<<"$tls_names"
+	for name in "${tls_name_list[@]}"; do
+		[[ -n $name ]] || continue
+		if [[ $name =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || ($name =~ ^[0-9a-fA-F:.]+$ && $name == *:*) ]]; then
+			add_san "IP:$name"
+		elif [[ $name =~ ^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$ ]]; then
+			add_san "DNS:$name"
+		else
+			die "TLS_NAMES entry '$name' is neither a DNS name nor an IP address"
+		fi
+	done
 	valid_port RTP_START "$rtp_start"
 	valid_port RTP_END "$rtp_end"
 	((rtp_start < rtp_end)) || die "RTP_START=$rtp_start must be below RTP_END=$rtp_end"
@@ -371,8 +480,33 @@ cmd_configure() {
 	local uid gid moddir
 	read -r uid gid < <(root_asterisk_ids "$ASTERISK_ROOT")
 	moddir=$(module_dir)
+	ensure_openssl
 
-	mkdir -p -- "$dir"/{etc,run,log,spool,spool/recording,spool/monitor,lib,lib/keys,lib/cache,sounds} || die "cannot create the instance directories in $dir"
+	# Opus for browsers when the root has a codec module for it; G.711 always.
+	local opus_module="" webrtc_codecs=ulaw mod
+	for mod in codec_opus_open_source.so codec_opus.so; do
+		if [[ -f $ASTERISK_ROOT$moddir/$mod ]]; then
+			opus_module=$mod
+			webrtc_codecs=opus,ulaw
+			break
+		fi
+	done
+
+	mkdir -p -- "$dir"/{etc,run,log,spool,spool/recording,spool/monitor,lib,lib/keys,lib/cache,sounds,tls} || die "cannot create the instance directories in $dir"
+
+	# Certificates: the instance CA and the certificate for DTLS-SRTP and HTTPS.
+	ensure_tls "$dir/tls" "${san[@]}"
+	local https_cert_name=asterisk
+	if [[ -n $tls_cert ]]; then
+		openssl x509 -noout -in "$tls_cert" >/dev/null 2>&1 || die "TLS_CERT '$tls_cert' is not a PEM certificate"
+		openssl pkey -noout -in "$tls_key" >/dev/null 2>&1 || die "TLS_KEY '$tls_key' is not a PEM private key"
+		(umask 077 && cp -- "$tls_cert" "$dir/tls/https.crt.new" && cp -- "$tls_key" "$dir/tls/https.key.new") &&
+			mv -f -- "$dir/tls/https.crt.new" "$dir/tls/https.crt" && mv -f -- "$dir/tls/https.key.new" "$dir/tls/https.key" ||
+			die "cannot copy TLS_CERT and TLS_KEY into $dir/tls"
+		https_cert_name=https
+	else
+		rm -f -- "$dir/tls/https.crt" "$dir/tls/https.key"
+	fi
 
 	# Credentials: generated once, kept across configure runs.
 	declare -A cred=()
@@ -396,7 +530,8 @@ cmd_configure() {
 
 	VARS=(
 		[SIP_BIND]=$sip_bind [SIP_PORT]=$sip_port [SIP_HOSTPORT]=$(hostport "$sip_bind" "$sip_port")
-		[HTTP_BIND]=$http_bind [HTTP_PORT]=$http_port
+		[HTTP_BIND]=$http_bind [HTTP_PORT]=$http_port [HTTP_HOSTPORT]=$(hostport "$http_bind" "$http_port")
+		[WEBRTC_CODECS]=$webrtc_codecs
 		[ARI_APP]=$app [ARI_USER]=$ari_user [ARI_PASSWORD]=$ari_password
 		[RTP_START]=$rtp_start [RTP_END]=$rtp_end [MEDIA_ADDRESS]=$media_address
 		[MODULE_DIR]=$moddir
@@ -408,11 +543,39 @@ cmd_configure() {
 		VARS[TRUNK_AUTH_PASSWORD]=$auth_password
 		trunk_auth=$(render "$TEMPLATE_DIR/fragments/pjsip-trunk-auth.in")
 	fi
+	local ice_candidates
+	ice_candidates=$(ice_host_candidates "$media_address")
+	if [[ -z $ice_candidates ]]; then
+		info "warning: this host has no address besides loopback: WebRTC endpoints get no ICE candidate (desk phones are not affected)"
+		ice_candidates="; none: this host had no address besides loopback at configure time"
+	fi
+	VARS[ICE_HOST_CANDIDATES]=$ice_candidates
+	if [[ $media_address == *:* ]]; then VARS[MEDIA_ADDRESS_CIDR]=$media_address/128; else VARS[MEDIA_ADDRESS_CIDR]=$media_address/32; fi
+	local webrtc_endpoints=()
 	for agent in "${agent_list[@]}"; do
 		VARS[AGENT]=$agent
 		VARS[AGENT_PASSWORD]=${cred[AGENT_${agent}_PASSWORD]}
 		agent_sections+=$(render "$TEMPLATE_DIR/fragments/pjsip-agent.in")$'\n\n'
+		agent_sections+=$(render "$TEMPLATE_DIR/fragments/pjsip-webrtc.in")$'\n\n'
+		webrtc_endpoints+=("webrtc-$agent")
 	done
+	if [[ -n $opus_module ]]; then
+		VARS[OPUS_MODULE]="require => $opus_module ; Opus, the browsers' codec (WebRTC endpoints allow $webrtc_codecs)"
+	else
+		VARS[OPUS_MODULE]="; No Opus codec module in the root: WebRTC endpoints allow $webrtc_codecs only."
+	fi
+	local ws_url wss_url=""
+	ws_url=ws://$(hostport "$(connect_host "$http_bind")" "$http_port")/ws
+	if [[ -n $https_port ]]; then
+		VARS[HTTPS_HOSTPORT]=$(hostport "$http_bind" "$https_port")
+		VARS[HTTPS_CERT_NAME]=$https_cert_name
+		VARS[HTTP_TLS]=$(render "$TEMPLATE_DIR/fragments/http-tls.in")
+		VARS[WSS_TRANSPORT]=$(render "$TEMPLATE_DIR/fragments/pjsip-wss.in")
+		wss_url=wss://$(hostport "$(connect_host "$http_bind")" "$https_port")/ws
+	else
+		VARS[HTTP_TLS]="tlsenable = no ; HTTPS_PORT unset: no HTTPS, no wss"
+		VARS[WSS_TRANSPORT]=""
+	fi
 	VARS[TRUNK_AUTH_SECTIONS]=$trunk_auth
 	VARS[AGENT_SECTIONS]=$agent_sections
 
@@ -455,18 +618,27 @@ cmd_configure() {
 		SIP_PORT=$sip_port
 		HTTP_BIND=$http_bind
 		HTTP_PORT=$http_port
+		HTTPS_PORT=$https_port
 		ARI_APP=$app
 		ARI_URL=$ari_url
+		SIP_WS_URL=$ws_url
+		SIP_WSS_URL=$wss_url
+		TLS_CA=$dir/tls/ca.crt
 		TRUNK_ALLOW=${VARS[TRUNK_ALLOW]}
 		TRUNK_AUTH_USER=$auth_user
 		AGENTS=${agent_list[*]}
+		WEBRTC_ENDPOINTS=${webrtc_endpoints[*]}
+		WEBRTC_CODECS=$webrtc_codecs
 		RTP_START=$rtp_start
 		RTP_END=$rtp_end
 		APPQUEUE_DID=$appqueue_did
 	EOF
 	chown -R "$uid:$gid" -- "$dir" || die "cannot chown $dir to the root's asterisk user ($uid:$gid)"
-	chmod 0750 "$dir"
-	info "configured $dir: $count files in etc, SIP $(hostport "$sip_bind" "$sip_port") udp+tcp, ARI $ari_url app $app, agents ${agent_list[*]:-none}${appqueue_did:+, app_queue appq on $appqueue_did}"
+	chmod 0750 "$dir" "$dir/tls"
+	# The CA key only issues certificates, at configure time: Asterisk never reads it.
+	chown 0:0 -- "$dir/tls/ca.key" && chmod 0600 "$dir/tls/ca.key" "$dir/tls/asterisk.key" &&
+		chmod 0644 "$dir/tls/ca.crt" "$dir/tls/asterisk.crt" || die "cannot set the permissions of the keys in $dir/tls"
+	info "configured $dir: $count files in etc, SIP $(hostport "$sip_bind" "$sip_port") udp+tcp, ARI $ari_url app $app, SIP WebSocket $ws_url${wss_url:+ $wss_url}, agents ${agent_list[*]:-none} (desk id, browser webrtc-id, $webrtc_codecs)${appqueue_did:+, app_queue appq on $appqueue_did}"
 }
 
 # ---------------------------------------------------------------------------
@@ -561,7 +733,10 @@ cmd_start() {
 	local timeout=${START_TIMEOUT:-60}
 	[[ $timeout =~ ^[0-9]+$ ]] || die "START_TIMEOUT='$timeout' is not a number of seconds"
 	local sip_bind=${INST[SIP_BIND]} sip_port=${INST[SIP_PORT]} http_bind=${INST[HTTP_BIND]} http_port=${INST[HTTP_PORT]} p
-	for p in "tcp $sip_bind $sip_port SIP" "udp $sip_bind $sip_port SIP" "tcp $http_bind $http_port HTTP"; do
+	local https_port=${INST[HTTPS_PORT]:-} ports=()
+	ports=("tcp $sip_bind $sip_port SIP" "udp $sip_bind $sip_port SIP" "tcp $http_bind $http_port HTTP")
+	[[ -z $https_port ]] || ports+=("tcp $http_bind $https_port HTTPS")
+	for p in "${ports[@]}"; do
 		set -- $p
 		if port_in_use "$1" "$2" "$3"; then
 			die "$4 port $2:$3/$1 is already in use on this host (another Asterisk instance?); configure $dir with other ports"
@@ -609,7 +784,19 @@ cmd_start() {
 		port_in_use "$p" "$sip_bind" "$sip_port" ||
 			fail_start "the SIP transport on $sip_bind:$sip_port/$p is not bound (see the pjsip errors in the log)"
 	done
-	info "started $dir (pid $pid): SIP ${INST[SIP_BIND]}:$sip_port udp+tcp, ARI $url"
+	if [[ -n $https_port ]] && ! port_in_use tcp "$http_bind" "$https_port"; then
+		fail_start "HTTPS is not listening on $http_bind:$https_port (see the TLS errors in the log)"
+	fi
+	# (An instance configured before SIP over WebSocket existed has no SIP_WS_URL.)
+	local t out
+	if [[ -n ${INST[SIP_WS_URL]:-} ]]; then
+		for t in transport-ws ${https_port:+transport-wss}; do
+			out=$(asterisk_rx "$pid" "pjsip show transport $t" 10 2>&1) || true
+			[[ $out == *"Transport:  $t "* ]] ||
+				fail_start "the SIP WebSocket transport $t is not configured (see the pjsip errors in the log): $out"
+		done
+	fi
+	info "started $dir (pid $pid): SIP ${INST[SIP_BIND]}:$sip_port udp+tcp, ARI $url${INST[SIP_WS_URL]:+, SIP WebSocket ${INST[SIP_WS_URL]}}${INST[SIP_WSS_URL]:+ ${INST[SIP_WSS_URL]}}"
 }
 
 cmd_stop() {

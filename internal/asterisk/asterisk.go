@@ -37,15 +37,27 @@ type Options struct {
 	SIPBind  string // default 127.0.0.1
 	SIPPort  int    // UDP and TCP; default 5060
 	HTTPBind string // default 127.0.0.1
-	HTTPPort int    // ARI; default 8088
+	HTTPPort int    // ARI and SIP over WebSocket (ws://…/ws); default 8088
+	// HTTPSPort, when set, also serves HTTPS on HTTPBind: ARI and SIP over
+	// secure WebSocket (wss://…/ws), which browsers need on any host but
+	// localhost. Zero: no HTTPS.
+	HTTPSPort int
+	// TLSCert and TLSKey are PEM files of the HTTPS certificate and key.
+	// Empty: the instance certificate, issued by the instance CA
+	// (Instance.TLSCA) for localhost, 127.0.0.1, ::1, HTTPBind and TLSNames.
+	TLSCert, TLSKey string
+	// TLSNames are extra DNS names or addresses of the instance certificate.
+	TLSNames []string
 	App      string // Stasis application; default "ccd"
 	// TrunkAllow lists the CIDRs whose calls are the trunk; default 127.0.0.1/32.
 	TrunkAllow []string
 	// TrunkAuthUser and TrunkAuthPassword, when set, also accept the trunk
 	// from other sources that authenticate with digest auth as this user.
 	TrunkAuthUser, TrunkAuthPassword string
-	// Agents are the agent endpoint ids. Nil: the script's default
-	// (1001 1002 1003); empty and non-nil: no agents.
+	// Agents are the agent ids. Each has a desk phone endpoint named by the
+	// id and a WebRTC endpoint "webrtc-<id>" for the browser, both with the
+	// agent's password. Nil: the script's default (1001 1002 1003); empty
+	// and non-nil: no agents.
 	Agents []string
 	// RTPStart and RTPEnd bound the RTP port range; default 10000-20000.
 	RTPStart, RTPEnd int
@@ -77,9 +89,29 @@ type Instance struct {
 
 	SIPAddr    string   // host:port to send SIP to (UDP and TCP)
 	TrunkAllow []string // sources identified as the trunk
-	// Agents lists the agent endpoint ids; AgentPasswords their passwords.
+	// Agents lists the agent ids, which are also their desk phone endpoints;
+	// AgentPasswords their passwords.
 	Agents         []string
 	AgentPasswords map[string]string
+
+	// SIPWebSocketURL is where browsers connect for SIP over WebSocket
+	// (RFC 7118, subprotocol "sip"): ws://host:port/ws on the HTTP server.
+	SIPWebSocketURL string
+	// SIPSecureWebSocketURL is wss://host:port/ws when Options.HTTPSPort is
+	// set, else empty.
+	SIPSecureWebSocketURL string
+	// TLSCA is the instance CA certificate (PEM) that issued the certificate
+	// for DTLS-SRTP and, without Options.TLSCert, for HTTPS: what a browser
+	// or client must trust for wss.
+	TLSCA string
+	// WebRTCEndpoints maps each agent id to its WebRTC endpoint, which
+	// registers over the SIP WebSocket with the agent's password
+	// (AgentPasswords). An agent in the browser has the ACD device
+	// "PJSIP/" + WebRTCEndpoints[id]; a desk phone has "PJSIP/" + id.
+	WebRTCEndpoints map[string]string
+	// WebRTCCodecs are the codecs the WebRTC endpoints allow, in order of
+	// preference: "opus,ulaw", or "ulaw" when the root has no Opus codec.
+	WebRTCCodecs string
 	// AppQueueDID is the number served by app_queue's queue appq, if any
 	// (Options.AppQueueDID).
 	AppQueueDID string
@@ -91,7 +123,7 @@ type Instance struct {
 var settingKeys = []string{
 	"SIP_BIND", "SIP_PORT", "HTTP_BIND", "HTTP_PORT", "ARI_APP", "TRUNK_ALLOW",
 	"TRUNK_AUTH_USER", "TRUNK_AUTH_PASSWORD", "AGENTS", "RTP_START", "RTP_END", "MEDIA_ADDRESS",
-	"APPQUEUE_DID",
+	"APPQUEUE_DID", "HTTPS_PORT", "TLS_CERT", "TLS_KEY", "TLS_NAMES",
 }
 
 // FindScript returns deploy/asterisk.sh of the repository that contains the
@@ -187,7 +219,14 @@ func open(dir, script string, o Options) (*Instance, error) {
 		Agents:         splitList(settings["AGENTS"], " "),
 		AgentPasswords: map[string]string{},
 		AppQueueDID:    settings["APPQUEUE_DID"],
-		env:            o.baseEnv(),
+
+		SIPWebSocketURL:       settings["SIP_WS_URL"],
+		SIPSecureWebSocketURL: settings["SIP_WSS_URL"],
+		TLSCA:                 settings["TLS_CA"],
+		WebRTCEndpoints:       map[string]string{},
+		WebRTCCodecs:          settings["WEBRTC_CODECS"],
+
+		env: o.baseEnv(),
 	}
 	if i.Root != "" && o.Root == "" {
 		// Start, Stop and CLI must use the root the instance was configured with.
@@ -208,6 +247,16 @@ func open(dir, script string, o Options) (*Instance, error) {
 			return nil, fmt.Errorf("%w: %s: no password for agent %s in credentials.env", ErrBadInstance, dir, a)
 		}
 		i.AgentPasswords[a] = pw
+	}
+	// An instance configured before WebRTC has none of its settings; it can
+	// still be started and stopped (configure adds them).
+	webrtc := splitList(settings["WEBRTC_ENDPOINTS"], " ")
+	if len(webrtc) > 0 && len(webrtc) != len(i.Agents) {
+		return nil, fmt.Errorf("%w: %s: WEBRTC_ENDPOINTS %q does not match AGENTS %q",
+			ErrBadInstance, dir, settings["WEBRTC_ENDPOINTS"], settings["AGENTS"])
+	}
+	for n, e := range webrtc {
+		i.WebRTCEndpoints[i.Agents[n]] = e
 	}
 	if i.ARIURL == "" || i.ARIUser == "" || i.ARIPassword == "" || i.App == "" {
 		return nil, fmt.Errorf("%w: %s: ARI_URL, ARI_APP, ARI_USER or ARI_PASSWORD missing", ErrBadInstance, dir)
@@ -311,6 +360,14 @@ func (o Options) configureEnv() ([]string, error) {
 	set("TRUNK_AUTH_PASSWORD", o.TrunkAuthPassword)
 	set("MEDIA_ADDRESS", o.MediaAddress)
 	set("APPQUEUE_DID", o.AppQueueDID)
+	set("TLS_CERT", o.TLSCert)
+	set("TLS_KEY", o.TLSKey)
+	for _, n := range o.TLSNames {
+		if n == "" || strings.ContainsFunc(n, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			return nil, fmt.Errorf("%w: TLS name %q", ErrInvalidOptions, n)
+		}
+	}
+	set("TLS_NAMES", strings.Join(o.TLSNames, ","))
 	for _, a := range o.Agents {
 		if a == "" || strings.ContainsFunc(a, unicode.IsSpace) {
 			return nil, fmt.Errorf("%w: agent id %q", ErrInvalidOptions, a)
@@ -327,7 +384,7 @@ func (o Options) configureEnv() ([]string, error) {
 	for _, p := range []struct {
 		k string
 		v int
-	}{{"SIP_PORT", o.SIPPort}, {"HTTP_PORT", o.HTTPPort}, {"RTP_START", o.RTPStart}, {"RTP_END", o.RTPEnd}} {
+	}{{"SIP_PORT", o.SIPPort}, {"HTTP_PORT", o.HTTPPort}, {"HTTPS_PORT", o.HTTPSPort}, {"RTP_START", o.RTPStart}, {"RTP_END", o.RTPEnd}} {
 		if err := port(p.k, p.v); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,16 @@
 // user, in a private mount namespace, detached from the caller; Start waits
 // until ARI answers and Stop ends it. Everything needs root.
 //
+// Every agent has two endpoints with the agent's password: the desk phone
+// endpoint named by the agent id (SIP over UDP or TCP; ACD device
+// "PJSIP/1001") and the WebRTC endpoint "webrtc-<id>" for the browser (SIP
+// over WebSocket at Instance.SIPWebSocketURL, or SIPSecureWebSocketURL with
+// Options.HTTPSPort; DTLS-SRTP, ICE, AVPF, rtcp-mux, bundle, Opus; ACD
+// device "PJSIP/webrtc-1001"). Which one rings is the agent's configured
+// device, so an agent moves between desk phone and browser without touching
+// Asterisk. The certificate for DTLS-SRTP and HTTPS and the CA that issued
+// it (Instance.TLSCA) live in the instance directory's tls/.
+//
 // The end-to-end test harness configures instances in temporary directories
 // on free ports (FreePort) so that suites never collide with a developer's
 // running stack; the admin CLI opens the persistent instance with Open.
