@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/ccd-platform/ccd/acd"
 	"github.com/ccd-platform/ccd/agentdesk"
 	"github.com/ccd-platform/ccd/agentdesk/feed"
 	"github.com/ccd-platform/ccd/agentdesk/password"
@@ -60,6 +61,9 @@ type Options struct {
 	// ClientIP is the caller's address for the audit log and throttling
 	// (default: the connection's address; set it behind a trusted proxy).
 	ClientIP func(*http.Request) string
+	// SIPAccount gives an agent's browser softphone its WebRTC seat (sent
+	// with the login and /me); nil or false: no softphone.
+	SIPAccount func(agent acd.AgentID) (SIPAccount, bool)
 }
 
 func (o *Options) defaults() {

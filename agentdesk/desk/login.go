@@ -29,10 +29,20 @@ type loginRequest struct {
 
 // loginAnswer is what login and /me return.
 type loginAnswer struct {
-	User      User      `json:"user"`
-	CSRFToken string    `json:"csrf_token"`
-	ExpiresAt time.Time `json:"expires_at"`
-	IdleS     int       `json:"idle_timeout_s"`
+	User      User        `json:"user"`
+	CSRFToken string      `json:"csrf_token"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	IdleS     int         `json:"idle_timeout_s"`
+	SIP       *SIPAccount `json:"sip,omitempty"`
+}
+
+// SIPAccount is what the browser softphone registers with: the agent's
+// WebRTC seat on Asterisk's SIP WebSocket.
+type SIPAccount struct {
+	WSURL       string `json:"ws_url"`
+	URI         string `json:"uri"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
 }
 
 const wrongLogin = "wrong username or password"
@@ -164,7 +174,16 @@ func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Desk) answer(s Session, u User) loginAnswer {
-	return loginAnswer{User: u, CSRFToken: s.CSRF, ExpiresAt: s.ExpiresAt, IdleS: int(d.o.IdleTimeout / time.Second)}
+	a := loginAnswer{User: u, CSRFToken: s.CSRF, ExpiresAt: s.ExpiresAt, IdleS: int(d.o.IdleTimeout / time.Second)}
+	if d.o.SIPAccount != nil && u.Agent != "" {
+		if acc, ok := d.o.SIPAccount(u.Agent); ok {
+			if acc.DisplayName == "" {
+				acc.DisplayName = u.DisplayName
+			}
+			a.SIP = &acc
+		}
+	}
+	return a
 }
 
 // throttle returns how long logins for name or from ip must wait: zero

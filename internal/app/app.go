@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/flows"
 	"github.com/ccd-platform/ccd/internal/ariconn"
+	"github.com/ccd-platform/ccd/internal/asterisk"
 	"github.com/ccd-platform/ccd/internal/calls"
 	"github.com/ccd-platform/ccd/internal/calls/redislive"
 	"github.com/ccd-platform/ccd/internal/cdr"
@@ -226,7 +228,11 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 		return nil, err
 	}
 	deskStore := deskpg.New(a.pool)
-	a.desk, err = desk.New(deskStore, deskStore, desk.Options{Logger: log, NATS: a.bus.Conn()})
+	sipAccount, err := softphoneSeats(cfg.Asterisk.Instance)
+	if err != nil {
+		return nil, err
+	}
+	a.desk, err = desk.New(deskStore, deskStore, desk.Options{Logger: log, NATS: a.bus.Conn(), SIPAccount: sipAccount})
 	if err != nil {
 		return nil, err
 	}
@@ -389,6 +395,33 @@ func (a *App) logAgentState(ev cti.AgentStateChanged) {
 	if err != nil {
 		a.log.Warn("agent state log", zap.Error(err))
 	}
+}
+
+// softphoneSeats reads the agents' WebRTC seats from the Asterisk instance
+// directory, for the browser softphone.
+func softphoneSeats(dir string) (func(acd.AgentID) (desk.SIPAccount, bool), error) {
+	if dir == "" {
+		return nil, nil
+	}
+	inst, err := asterisk.Open(dir, asterisk.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("asterisk.instance %s: %w", dir, err)
+	}
+	if inst.SIPWebSocketURL == "" {
+		return nil, nil
+	}
+	host := "127.0.0.1"
+	if u, err := url.Parse(inst.SIPWebSocketURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return func(agent acd.AgentID) (desk.SIPAccount, bool) {
+		ep, ok := inst.WebRTCEndpoints[string(agent)]
+		pw := inst.AgentPasswords[string(agent)]
+		if !ok || pw == "" {
+			return desk.SIPAccount{}, false
+		}
+		return desk.SIPAccount{WSURL: inst.SIPWebSocketURL, URI: "sip:" + ep + "@" + host, Password: pw}, true
+	}, nil
 }
 
 // screenPop builds the desktop's screen pop of a call offered to an agent.

@@ -112,6 +112,11 @@ type Asterisk struct {
 	// Root is the self-contained Asterisk root built by deploy/asterisk.sh.
 	// Empty means Asterisk is managed elsewhere and ccd only talks ARI to it.
 	Root string `yaml:"root"`
+	// Instance is the Asterisk instance directory deploy/asterisk.sh
+	// configured (its instance.env and credentials.env). ccd reads the
+	// agents' WebRTC seats, passwords and the SIP WebSocket address from it
+	// for the browser softphone. Empty: agents use desk phones only.
+	Instance string `yaml:"instance"`
 }
 
 // Redis holds live state.

@@ -117,6 +117,7 @@ func Up(ctx context.Context, o Options) error {
 	cfg.Postgres.DSN = pg.DSN
 	cfg.NATS.EmbeddedListen = o.NATSListen
 	cfg.Storage.Dir = o.path("data")
+	cfg.Asterisk.Instance = o.path("asterisk")
 	cfg.TTS.MediaURL = "http://" + o.HTTPListen
 	if cfg.API.Token, err = secret(o.path("api.token")); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package acde2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -128,4 +129,41 @@ func TestCallControlOverHTTP(t *testing.T) {
 		t.Fatalf("caller after the agent's hang-up: %v %+v", err, res)
 	}
 	checkRecord(t, ctx, id, "agent")
+}
+
+// An agent logs in to the desktop with a session cookie and gets their
+// browser softphone's WebRTC seat.
+func TestDesktopLoginGivesSoftphoneSeat(t *testing.T) {
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	mustAPI(t, http.MethodPut, "/api/v1/users/li.na", map[string]any{"username": "li.na", "display_name": "Li Na",
+		"role": "agent", "agent_id": "1001", "password": "correct-horse-battery"})
+	base := "http://" + stack.Config.HTTP.Listen
+	body, _ := json.Marshal(map[string]string{"username": "li.na", "password": "correct-horse-battery"})
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		User struct {
+			Agent string `json:"agent_id"`
+		} `json:"user"`
+		SIP *struct {
+			WSURL    string `json:"ws_url"`
+			URI      string `json:"uri"`
+			Password string `json:"password"`
+		} `json:"sip"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %v", resp.StatusCode, err)
+	}
+	if ans.User.Agent != "1001" || ans.SIP == nil {
+		t.Fatalf("login answer %+v lacks the agent's softphone seat", ans)
+	}
+	if ans.SIP.URI != "sip:webrtc-1001@127.0.0.1" || ans.SIP.WSURL != stack.Asterisk.SIPWebSocketURL || ans.SIP.Password != stack.Asterisk.AgentPasswords["1001"] {
+		t.Fatalf("softphone seat %+v, want webrtc-1001 on %s", ans.SIP, stack.Asterisk.SIPWebSocketURL)
+	}
 }

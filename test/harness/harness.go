@@ -135,6 +135,7 @@ func StartWith(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Config.ARI.ReconnectMin = 100 * time.Millisecond
 	s.Config.ARI.ReconnectMax = time.Second
 	s.Config.Asterisk.Root = s.Asterisk.Root
+	s.Config.Asterisk.Instance = s.Asterisk.Dir
 	s.Config.Redis.Addr = s.Redis.Addr
 	s.Config.Postgres.DSN = s.Postgres.DSN
 	s.Config.NATS.EmbeddedListen = fmt.Sprintf("127.0.0.1:%d", nport)
