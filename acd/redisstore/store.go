@@ -85,13 +85,73 @@ type redisScript struct {
 }
 
 // Load loads the scripts into Redis, so the first calls need no fallback.
+//
+// It also checks the layout version of the keys: live state written by a
+// version with another layout is removed (agents log in again, waiting
+// calls of that version are gone with it), and Load reports how many keys.
 func (s *Store) Load(ctx context.Context) error {
 	for _, sc := range allScripts {
 		if err := sc.sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("acd: load %s script: %w", sc.name, err)
 		}
 	}
-	return nil
+	_, err := s.migrate(ctx)
+	return err
+}
+
+// layoutVersion changes whenever the key layout changes incompatibly.
+const layoutVersion = "2"
+
+// migrate removes live state of another key layout. It returns the number
+// of keys removed.
+func (s *Store) migrate(ctx context.Context) (int, error) {
+	vkey := s.prefix + "layout"
+	v, err := s.rdb.Get(ctx, vkey).Result()
+	if err == nil && v == layoutVersion {
+		return 0, nil
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("acd: layout version: %w", err)
+	}
+	n := 0
+	iter := s.rdb.Scan(ctx, 0, escapeGlob(s.prefix)+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+				return n, fmt.Errorf("acd: remove old live state: %w", err)
+			}
+			n += len(batch)
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("acd: scan old live state: %w", err)
+	}
+	if len(batch) > 0 {
+		if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+			return n, fmt.Errorf("acd: remove old live state: %w", err)
+		}
+		n += len(batch)
+	}
+	if err := s.rdb.Set(ctx, vkey, layoutVersion, 0).Err(); err != nil {
+		return n, fmt.Errorf("acd: layout version: %w", err)
+	}
+	return n, nil
+}
+
+// escapeGlob quotes the glob characters of a key prefix ({acd}: has none
+// that matter, but a configured prefix might).
+func escapeGlob(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) *redis.Cmd {
