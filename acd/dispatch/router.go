@@ -231,19 +231,43 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
+// batchPicker makes several picks in one atomic step (acd/redisstore).
+type batchPicker interface {
+	PickBatch(ctx context.Context, queue acd.QueueID, max int) ([]acd.Assignment, error)
+}
+
+// pickBatch is how many decisions one round trip to the live state makes
+// when calls and agents are plenty (a burst of callers, a shift logging in).
+const pickBatch = 8
+
 // dispatch picks agents for waiting calls in every queue until no pick is left.
 func (r *Router) dispatch(ctx context.Context) {
+	bp, batched := r.store.(batchPicker)
 	for _, q := range r.queueIDs() {
 		for i := 0; i < 200; i++ {
-			a, err := r.store.Pick(ctx, q)
+			var as []acd.Assignment
+			var err error
+			if batched {
+				as, err = bp.PickBatch(ctx, q, pickBatch)
+			} else {
+				var a acd.Assignment
+				if a, err = r.store.Pick(ctx, q); err == nil {
+					as = []acd.Assignment{a}
+				}
+			}
 			if err != nil {
 				if !errors.Is(err, acd.ErrNoAgent) && !errors.Is(err, acd.ErrNoCall) && ctx.Err() == nil {
 					r.log.Warn("pick", zap.String("queue", string(q)), zap.Error(err))
 				}
 				break
 			}
-			r.agentState(a.Agent, acd.Available, acd.Reserved, "", a.Call)
-			r.deliver(ctx, a)
+			for _, a := range as {
+				r.agentState(a.Agent, acd.Available, acd.Reserved, "", a.Call)
+				r.deliver(ctx, a)
+			}
+			if len(as) < pickBatch && batched {
+				break // the queue had fewer matches than a batch: nothing left
+			}
 		}
 	}
 }
