@@ -17,7 +17,7 @@ import (
 )
 
 // acdDrainDID is the number whose flow queues callers in the ACD's drain queue.
-const acdDrainDID = "4006009000"
+const acdDrainDID = "4006009100"
 
 // api calls ccd's admin API.
 func api(method, path string, body any) error {
