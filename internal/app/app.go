@@ -403,7 +403,7 @@ func softphoneSeats(dir string) (func(acd.AgentID) (desk.SIPAccount, bool), erro
 	if dir == "" {
 		return nil, nil
 	}
-	inst, err := asterisk.Open(dir, asterisk.Options{})
+	inst, err := asterisk.ReadInstance(dir)
 	if err != nil {
 		return nil, fmt.Errorf("asterisk.instance %s: %w", dir, err)
 	}

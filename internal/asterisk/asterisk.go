@@ -198,6 +198,18 @@ func Open(dir string, o Options) (*Instance, error) {
 	return open(dir, script, o)
 }
 
+// ReadInstance reads what an instance directory says of the instance
+// (addresses, agents, passwords, WebRTC seats) without deploy/asterisk.sh:
+// for ccd, which runs without the repository. Start, Stop and CLI are not
+// available on the result.
+func ReadInstance(dir string) (*Instance, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return open(dir, "", Options{})
+}
+
 func open(dir, script string, o Options) (*Instance, error) {
 	settings, err := readEnvFile(filepath.Join(dir, "instance.env"))
 	if err != nil {
