@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,13 +24,19 @@ func runPhone(args []string) error {
 	noAnswer := fs.Bool("no-answer", false, "never answer: let offers time out")
 	reject := fs.Int("reject", 0, "refuse calls with this SIP status (e.g. 486 busy)")
 	bind := fs.String("bind", "127.0.0.2", "local `IP` of the phone (not a trunk source)")
+	// "ccctl phone 1001 --talk 15s" as well as "ccctl phone --talk 15s 1001".
+	var agent string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		agent, args = args[0], args[1:]
+	} else if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") {
+		agent, args = args[n-1], args[:n-1]
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if agent == "" {
 		return usagef("give one agent id, e.g. ccctl phone 1001")
 	}
-	agent := fs.Arg(0)
 	inst, err := asterisk.Open(*dir, asterisk.Options{})
 	if err != nil {
 		return fmt.Errorf("Asterisk instance %s: %w (is the platform up? make up)", filepath.Clean(*dir), err)
