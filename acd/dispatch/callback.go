@@ -26,24 +26,9 @@ type cbLeg struct {
 // HandleEvent takes the events of callback channels; it reports whether ev
 // was one of them.
 func (r *Router) HandleEvent(ev ari.Event) bool {
-	var id string
-	switch e := ev.(type) {
-	case *ari.StasisStart:
-		id = e.Channel.ID
-	case *ari.ChannelDestroyed:
-		id = e.Channel.ID
-	case *ari.StasisEnd:
-		id = e.Channel.ID
-	case *ari.ChannelHangupRequest:
-		id = e.Channel.ID
-	case *ari.ChannelStateChange:
-		id = e.Channel.ID
-	case *ari.ChannelDtmfReceived:
-		id = e.Channel.ID
-	case *ari.PlaybackFinished:
+	id := ariconn.ChannelOf(ev)
+	if e, ok := ev.(*ari.PlaybackFinished); ok {
 		id = strings.TrimPrefix(e.Playback.TargetURI, "channel:")
-	default:
-		return false
 	}
 	if !strings.HasPrefix(id, "cb-") {
 		return false
@@ -99,11 +84,7 @@ func (r *Router) dropCallbackLeg(l *cbLeg) {
 	r.mu.Unlock()
 }
 
-func (r *Router) hangupLeg(ctx context.Context, l *cbLeg) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = r.ari.Hangup(hctx, l.id, "normal")
-}
+func (r *Router) hangupLeg(ctx context.Context, l *cbLeg) { r.hangup(ctx, l.id) }
 
 // waitAnswer waits for a dialled leg to answer; the string is why not.
 func waitAnswer(ctx context.Context, l *cbLeg, limit time.Duration) (bool, string) {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+
 	"errors"
 	"time"
 
@@ -109,22 +110,15 @@ func (h *CTI) WrapUpDone(ctx context.Context, _ cti.Identity, r cti.WrapUpDoneRe
 // Hangup ends the agent's side of a connected call (the caller is hung up
 // with it) or declines an offer.
 func (h *CTI) Hangup(ctx context.Context, _ cti.Identity, r cti.HangupRequest) (cti.CallStatus, error) {
-	legs, err := h.r.ari.Channels(ctx)
+	alive, err := h.r.liveChannels(ctx)
 	if err != nil {
 		return cti.CallStatus{}, cti.Errorf(cti.CodeUnavailable, "Asterisk: %v", err)
 	}
-	alive := map[string]bool{}
-	for _, c := range legs {
-		alive[c.ID] = true
+	legs := legsOf(acd.CallID(r.CallID), alive)
+	for _, id := range legs {
+		h.r.hangup(ctx, id)
 	}
-	found := false
-	for id := range alive {
-		if legCall(id) == string(r.CallID) && len(id) > 4 && id[:4] == "leg-" {
-			h.r.hangup(ctx, id)
-			found = true
-		}
-	}
-	if !found {
+	if len(legs) == 0 {
 		return cti.CallStatus{}, cti.Errorf(cti.CodeNotFound, "call %s has no agent leg", r.CallID)
 	}
 	return cti.CallStatus{CallID: r.CallID, State: cti.CallStateEnded}, nil

@@ -49,13 +49,9 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 	if err != nil {
 		return fmt.Errorf("acd recover: %w", err)
 	}
-	chans, err := r.ari.Channels(ctx)
+	alive, err := r.liveChannels(ctx)
 	if err != nil {
 		return fmt.Errorf("acd recover: list channels: %w", err)
-	}
-	alive := make(map[string]ari.ChannelData, len(chans))
-	for _, c := range chans {
-		alive[c.ID] = c
 	}
 	known := map[string]bool{}
 	adopted, dropped := 0, 0
@@ -328,6 +324,19 @@ func (r *Router) recoverCallbackTalk(ctx context.Context, c acd.QueuedCall, aliv
 		_ = r.ari.DestroyBridge(bg, "acd-"+string(c.ID))
 		r.finishCall(bg, c.ID, c.Agent)
 	}()
+}
+
+// liveChannels lists Asterisk's channels by ID.
+func (r *Router) liveChannels(ctx context.Context) (map[string]ari.ChannelData, error) {
+	chans, err := r.ari.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	alive := make(map[string]ari.ChannelData, len(chans))
+	for _, c := range chans {
+		alive[c.ID] = c
+	}
+	return alive, nil
 }
 
 // legsOf lists the live agent legs of a call ("leg-<call>-<n>").

@@ -350,3 +350,22 @@ func (c *Client) Bridges(ctx context.Context) ([]ari.BridgeData, error) {
 	}
 	return list, nil
 }
+
+// ChannelOf is the channel a channel event is about; "" for other events.
+func ChannelOf(ev ari.Event) string {
+	switch e := ev.(type) {
+	case *ari.StasisStart:
+		return e.Channel.ID
+	case *ari.StasisEnd:
+		return e.Channel.ID
+	case *ari.ChannelDestroyed:
+		return e.Channel.ID
+	case *ari.ChannelHangupRequest:
+		return e.Channel.ID
+	case *ari.ChannelStateChange:
+		return e.Channel.ID
+	case *ari.ChannelDtmfReceived:
+		return e.Channel.ID
+	}
+	return ""
+}

@@ -271,21 +271,8 @@ func (m *Manager) RemoveLeg(legID string) {
 
 // routeLeg hands a dialled channel's events to the call that dialled it.
 func (m *Manager) routeLeg(ev ari.Event) bool {
-	var id string
-	switch e := ev.(type) {
-	case *ari.StasisStart:
-		id = e.Channel.ID
-	case *ari.StasisEnd:
-		id = e.Channel.ID
-	case *ari.ChannelDestroyed:
-		id = e.Channel.ID
-	case *ari.ChannelHangupRequest:
-		id = e.Channel.ID
-	case *ari.ChannelStateChange:
-		id = e.Channel.ID
-	case *ari.ChannelDtmfReceived:
-		id = e.Channel.ID
-	default:
+	id := ariconn.ChannelOf(ev)
+	if id == "" {
 		return false
 	}
 	m.mu.Lock()
