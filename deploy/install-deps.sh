@@ -80,3 +80,15 @@ if ((have_major < want_major || (have_major == want_major && have_minor < want_m
 	exit 1
 fi
 echo "install-deps: Go ok: $go_version ($go_bin)"
+
+# Node.js and npm build the agent desktop (agentdesk/web); Vite needs Node >= 20.19.
+node_version=$(node --version 2>/dev/null || true) # e.g. v20.20.2
+if [[ ! "$node_version" =~ ^v([0-9]+)\.([0-9]+) ]] || ! command -v npm >/dev/null; then
+	echo "install-deps: Node.js >= 20.19 with npm is needed to build the agent desktop (make web); none found" >&2
+	exit 1
+fi
+if ((BASH_REMATCH[1] < 20 || (BASH_REMATCH[1] == 20 && BASH_REMATCH[2] < 19))); then
+	echo "install-deps: node is $node_version; Node.js >= 20.19 is needed to build the agent desktop" >&2
+	exit 1
+fi
+echo "install-deps: Node.js ok: $node_version"
