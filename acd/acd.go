@@ -294,10 +294,27 @@ type Store interface {
 	// waiting at its old place, counting the attempt; the agent becomes
 	// available.
 	Requeue(ctx context.Context, call CallID) (AgentID, error)
+	// Redirect hands a talking call to another, available agent (a blind
+	// transfer): the talking agent goes to wrap-up, the new one is reserved
+	// and the call is offered to it; Release ends the offer as usual.
+	Redirect(ctx context.Context, call CallID, to AgentID) (from AgentID, err error)
+	// Party moves an agent its call's agent brings in (a consultation or a
+	// conference); see PartyOp.
+	Party(ctx context.Context, call CallID, agent AgentID, op PartyOp) (callAgent AgentID, err error)
 	// Calls lists every queued call (any state), for recovery.
 	Calls(ctx context.Context) ([]QueuedCall, error)
 	Stats(ctx context.Context, queue QueueID) (QueueStats, error)
 }
+
+// PartyOp is a step of an agent brought into a talking call.
+type PartyOp string
+
+const (
+	PartyClaim    PartyOp = "claim"    // available → reserved for the call (ringing)
+	PartyAnswer   PartyOp = "answer"   // reserved → on_call
+	PartyEnd      PartyOp = "end"      // leaves: wrap-up after talking, available after a ring
+	PartyHandover PartyOp = "handover" // becomes the call's agent; the previous one goes to wrap-up
+)
 
 // Agents is what the agent desktop needs: login, logout and state changes.
 type Agents interface {

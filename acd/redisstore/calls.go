@@ -96,6 +96,30 @@ func (s *Store) Requeue(ctx context.Context, call acd.CallID) (acd.AgentID, erro
 	return s.agentReply(ctx, requeueScript, call)
 }
 
+// Redirect hands a talking call to agent to (a blind transfer): the talking
+// agent goes to wrap-up as after Finish, and to, which must be available, is
+// reserved for the call. The call is then an offer like a picked one:
+// Release ends it (answered: talking with to; otherwise the call waits again
+// at its old place). Returns the agent the call had.
+func (s *Store) Redirect(ctx context.Context, call acd.CallID, to acd.AgentID) (acd.AgentID, error) {
+	if to == "" {
+		return "", fmt.Errorf("%w: redirect to no agent", acd.ErrInvalid)
+	}
+	return s.agentReply(ctx, redirectScript, call, string(to), s.ttl.Microseconds())
+}
+
+// Party moves an agent brought into a talking call by its agent (consulted,
+// or conferenced in); the call keeps its agent until PartyHandover. See
+// acd.PartyOp. Returns the call's agent before the move.
+func (s *Store) Party(ctx context.Context, call acd.CallID, agent acd.AgentID, op acd.PartyOp) (acd.AgentID, error) {
+	switch op {
+	case acd.PartyClaim, acd.PartyAnswer, acd.PartyEnd, acd.PartyHandover:
+	default:
+		return "", fmt.Errorf("%w: party op %q", acd.ErrInvalid, op)
+	}
+	return s.agentReply(ctx, partyScript, call, string(agent), string(op))
+}
+
 func (s *Store) agentReply(ctx context.Context, sc *redis.Script, call acd.CallID, args ...any) (acd.AgentID, error) {
 	a, err := s.run(ctx, sc, append([]any{string(call)}, args...)...).Text()
 	if err != nil {

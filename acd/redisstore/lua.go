@@ -236,8 +236,9 @@ local function dropcall(c)
   redis.call('SREM', P .. 'calls', c)
 end
 -- endtalk ends a talking call: wrap-up (or available) for the agent, the
--- handle time into the queue's stats, the call dropped.
-local function endtalk(c, q, a, answered, t, day)
+-- handle time into the queue's stats, the call dropped unless keep (a
+-- transfer: the call goes on with another party).
+local function endtalk(c, q, a, answered, t, day, keep)
   local g = getagent(a)
   if g.state ~= 'on_call' or g.call ~= c then
     fail('ACDINVARIANT', 'call ' .. c .. ' talking with ' .. a .. ' which is ' .. g.state .. ' on ' .. tostring(g.call))
@@ -252,7 +253,7 @@ local function endtalk(c, q, a, answered, t, day)
   local hk = P .. 'handle:' .. q
   redis.call('LPUSH', hk, int(t - (tonumber(answered) or t) + wrap))
   redis.call('LTRIM', hk, 0, {{HANDLED}} - 1)
-  dropcall(c)
+  if not keep then dropcall(c) end
   return a
 end
 `},

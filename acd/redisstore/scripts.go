@@ -155,6 +155,72 @@ local t, day = now()
 return endtalk(c, h[1], h[3], h[4], t, day)
 `, "calls")
 
+// redirectScript: a blind transfer of a talking call to agent b. The
+// talking agent's part ends (wrap-up, handle time), b is reserved for the
+// call as if picked, so Release ends the offer like any other.
+// ARGV: P call agent
+var redirectScript = script(`
+local c, b = ARGV[2], ARGV[3]
+local ck = P .. 'call:' .. c
+local h = redis.call('HMGET', ck, 'queue', 'state', 'agent', 'answered')
+if not h[1] then fail('ACDNOTFOUND', 'call ' .. c) end
+if h[2] ~= 'talking' then fail('ACDNOTTALKING', 'call ' .. c .. ' is ' .. h[2]) end
+if h[3] == b then fail('ACDINVALID', 'call ' .. c .. ' is already with agent ' .. b) end
+local gb = getagent(b)
+if gb.state ~= 'available' then fail('ACDILLEGAL', b .. ' ' .. gb.state .. ' reserved') end
+local t, day = now()
+local a = endtalk(c, h[1], h[3], h[4], t, day, true)
+move(b, gb, 'reserved', t, day, {'call', c})
+redis.call('HSET', ck, 'state', 'reserved', 'agent', b)
+redis.call('HDEL', ck, 'answered')
+redis.call('ZADD', P .. 'rsv', int(t + tonumber(ARGV[4])), c)
+return a
+`, "calls")
+
+// partyScript: an agent consulted on a talking call (a consult transfer or
+// a conference). op claim: the available agent is reserved for the call;
+// answer: the reserved agent is on the call; end: the agent leaves it
+// (wrap-up for the queue's time after talking, available after a ring);
+// handover: the agent becomes the call's agent and the one it had ends its
+// talk (wrap-up, handle time). Returns the call's agent before the op.
+// ARGV: P call agent op
+var partyScript = script(`
+local c, b, op = ARGV[2], ARGV[3], ARGV[4]
+local ck = P .. 'call:' .. c
+local h = redis.call('HMGET', ck, 'queue', 'state', 'agent', 'answered')
+if not h[1] then fail('ACDNOTFOUND', 'call ' .. c) end
+if h[2] ~= 'talking' then fail('ACDNOTTALKING', 'call ' .. c .. ' is ' .. h[2]) end
+if h[3] == b then fail('ACDINVALID', 'call ' .. c .. ' is already with agent ' .. b) end
+local g = getagent(b)
+local t, day = now()
+if op == 'claim' then
+  if g.state ~= 'available' then fail('ACDILLEGAL', b .. ' ' .. g.state .. ' reserved') end
+  move(b, g, 'reserved', t, day, {'call', c})
+  return h[3]
+end
+if g.call ~= c then fail('ACDINVALID', 'agent ' .. b .. ' is not on call ' .. c) end
+if op == 'answer' then
+  local n = 0
+  if g.ansday == day then n = g.ans end
+  move(b, g, 'on_call', t, day, {'answered_today', n + 1, 'answered_day', day})
+elseif op == 'end' then
+  local wrap = tonumber(redis.call('HGET', P .. 'queue:' .. h[1], 'wrap')) or 0
+  if g.state == 'on_call' and wrap > 0 then
+    move(b, g, 'wrap_up', t, day, {'wrap_until', int(t + wrap)})
+    redis.call('ZADD', P .. 'wrapups', int(t + wrap), b)
+  else
+    move(b, g, 'available', t, day)
+  end
+elseif op == 'handover' then
+  if g.state ~= 'on_call' then fail('ACDILLEGAL', b .. ' ' .. g.state .. ' on_call') end
+  endtalk(c, h[1], h[3], h[4], t, day, true)
+  redis.call('HSET', ck, 'agent', b, 'answered', int(t))
+else
+  fail('ACDINVALID', 'op ' .. op)
+end
+return h[3]
+`, "calls")
+
 // ARGV: P call
 var requeueScript = script(`
 local c = ARGV[2]
@@ -613,4 +679,5 @@ var allScripts = []*redisScript{
 	{"enqueue", enqueueScript}, {"dequeue", dequeueScript}, {"release", releaseScript},
 	{"finish", finishScript}, {"requeue", requeueScript}, {"set callback", setCallbackScript},
 	{"position", positionScript}, {"reap", reapScript}, {"stats", statsScript}, {"pick", pickScript},
+	{"redirect", redirectScript}, {"party", partyScript},
 }

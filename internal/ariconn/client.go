@@ -33,6 +33,13 @@ type Options struct {
 	Logger         *zap.Logger
 	// OnEvent receives every event of the application, in order, from one goroutine.
 	OnEvent func(ari.Event)
+	// OnReceived, when set, is called with each event and the moment its
+	// frame was read off the WebSocket, right after OnEvent returned (so it
+	// is not part of what it times). Benchmarks use it to time what ccd does
+	// with an event, e.g. up to the CTI event it publishes. It runs on the
+	// event goroutine and must return quickly. Unset, it costs nothing, not
+	// even a clock read.
+	OnReceived func(ev ari.Event, received time.Time)
 	// OnConnect runs after each (re)connection of the event stream, before events flow.
 	OnConnect func(ctx context.Context, info *ari.AsteriskInfo)
 	// OnDisconnect runs when the event stream is lost.
@@ -185,6 +192,10 @@ func (c *Client) session(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w: event stream closed: %v", ErrUnreachable, err)
 		}
+		var received time.Time
+		if c.opts.OnReceived != nil {
+			received = time.Now()
+		}
 		ev, err := ari.DecodeEvent(data)
 		if err != nil {
 			c.log.Warn("undecodable ARI event", zap.Error(err), zap.ByteString("event", truncate(data, 512)))
@@ -192,6 +203,9 @@ func (c *Client) session(ctx context.Context) error {
 		}
 		if c.opts.OnEvent != nil {
 			c.opts.OnEvent(ev)
+		}
+		if c.opts.OnReceived != nil {
+			c.opts.OnReceived(ev, received)
 		}
 	}
 }

@@ -313,6 +313,12 @@ func (c *Client) AddToBridge(ctx context.Context, bridgeID string, channelIDs ..
 	return c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(bridgeID)+"/addChannel", q, nil, nil)
 }
 
+// RemoveFromBridge takes channels out of a bridge; they stay up, in Stasis.
+func (c *Client) RemoveFromBridge(ctx context.Context, bridgeID string, channelIDs ...string) error {
+	q := url.Values{"channel": {strings.Join(channelIDs, ",")}}
+	return c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(bridgeID)+"/removeChannel", q, nil, nil)
+}
+
 // DestroyBridge destroys a bridge; its channels stay up. A bridge that is
 // already gone is not an error.
 func (c *Client) DestroyBridge(ctx context.Context, bridgeID string) error {

@@ -41,14 +41,14 @@ type Channel struct {
 	records   map[string]chan recDone  // recording name → its end
 	hungUp    bool                     // we sent the hangup
 	legs      Legs
-	leg       *Leg
+	dialled   map[string]*Leg // leg channel ID → leg
 	onKey     func(rune)
 }
 
 // New wraps channel id. vars are the call's variables (caller, did, call_id).
 func New(c *ariconn.Client, id string, vars map[string]string, log *zap.Logger) *Channel {
 	return &Channel{ari: c, id: id, vars: vars, keys: ivr.NewKeys(), log: log,
-		playbacks: map[string]chan struct{}{}, records: map[string]chan recDone{}}
+		playbacks: map[string]chan struct{}{}, records: map[string]chan recDone{}, dialled: map[string]*Leg{}}
 }
 
 // OnKey registers a function called for every key the caller presses.

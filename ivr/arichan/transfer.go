@@ -68,8 +68,23 @@ func (c *Channel) SetLegs(l Legs) {
 
 // handleLeg takes a dialled leg's events; it reports whether ev was one.
 func (c *Channel) handleLeg(ev ari.Event) bool {
+	id := ""
+	switch e := ev.(type) {
+	case *ari.StasisStart:
+		id = e.Channel.ID
+	case *ari.ChannelDestroyed:
+		id = e.Channel.ID
+	case *ari.ChannelDtmfReceived:
+		id = e.Channel.ID
+	case *ari.ChannelHangupRequest:
+		id = e.Channel.ID
+	case *ari.StasisEnd:
+		id = e.Channel.ID
+	case *ari.ChannelStateChange:
+		id = e.Channel.ID
+	}
 	c.mu.Lock()
-	l := c.leg
+	l := c.dialled[id]
 	c.mu.Unlock()
 	if l == nil {
 		return false
@@ -116,7 +131,8 @@ type DialOptions struct {
 }
 
 // Dial rings another party for this caller. Its events reach the returned
-// leg until DropLeg. Only one leg at a time.
+// leg until DropLeg. A caller can have several legs (an agent and the party
+// the agent consults); each leg ID is used once.
 func (c *Channel) Dial(ctx context.Context, o DialOptions) (*Leg, error) {
 	l, err := c.attachLeg(o.LegID, false)
 	if err != nil {
@@ -142,16 +158,6 @@ func (c *Channel) AdoptLeg(legID string) (*Leg, error) {
 }
 
 func (c *Channel) attachLeg(id string, answered bool) (*Leg, error) {
-	c.mu.Lock()
-	legs := c.legs
-	busy := c.leg != nil
-	c.mu.Unlock()
-	if legs == nil {
-		return nil, fmt.Errorf("dial: %w", ivr.ErrUnsupported)
-	}
-	if busy {
-		return nil, ErrLegBusy
-	}
 	if id == "" {
 		id = "leg-" + uuid.NewString()
 	}
@@ -160,8 +166,18 @@ func (c *Channel) attachLeg(id string, answered bool) (*Leg, error) {
 		close(l.answered)
 	}
 	c.mu.Lock()
-	c.leg = l
+	legs := c.legs
+	_, busy := c.dialled[id]
+	if legs != nil && !busy {
+		c.dialled[id] = l
+	}
 	c.mu.Unlock()
+	if legs == nil {
+		return nil, fmt.Errorf("dial: %w", ivr.ErrUnsupported)
+	}
+	if busy {
+		return nil, fmt.Errorf("%w: %s", ErrLegBusy, id)
+	}
 	legs.AddLeg(l.ID, c)
 	return l, nil
 }
@@ -170,8 +186,8 @@ func (c *Channel) attachLeg(id string, answered bool) (*Leg, error) {
 func (c *Channel) DropLeg(l *Leg) {
 	c.mu.Lock()
 	legs := c.legs
-	if c.leg == l {
-		c.leg = nil
+	if c.dialled[l.ID] == l {
+		delete(c.dialled, l.ID)
 	}
 	c.mu.Unlock()
 	if legs != nil {
@@ -189,6 +205,27 @@ func (c *Channel) Bridge(ctx context.Context, bridgeID string, l *Leg) error {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	return nil
+}
+
+// JoinBridge puts the caller back into a bridge (after a hold).
+func (c *Channel) JoinBridge(ctx context.Context, bridgeID string) error {
+	return c.ari.AddToBridge(ctx, bridgeID, c.id)
+}
+
+// LeaveBridge takes the caller out of a bridge (a hold); the bridge and
+// the other parties stay.
+func (c *Channel) LeaveBridge(ctx context.Context, bridgeID string) error {
+	return c.ari.RemoveFromBridge(ctx, bridgeID, c.id)
+}
+
+// AddLegToBridge puts an answered leg into a bridge.
+func (c *Channel) AddLegToBridge(ctx context.Context, bridgeID string, l *Leg) error {
+	return c.ari.AddToBridge(ctx, bridgeID, l.ID)
+}
+
+// RemoveLegFromBridge takes a leg out of a bridge.
+func (c *Channel) RemoveLegFromBridge(ctx context.Context, bridgeID string, l *Leg) error {
+	return c.ari.RemoveFromBridge(context.WithoutCancel(ctx), bridgeID, l.ID)
 }
 
 // StartMOH plays a music-on-hold class to the caller.
