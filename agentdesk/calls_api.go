@@ -20,8 +20,13 @@ import (
 //	POST /api/v1/calls/{id}/hangup
 //	POST /api/v1/calls/{id}/hold
 //	POST /api/v1/calls/{id}/resume
-//	POST /api/v1/calls/{id}/transfer     {"kind": "agent|queue|duty_manager|external", "to": "..."}
-//	POST /api/v1/calls/{id}/conference
+//	POST /api/v1/calls/{id}/transfer     {"kind": "agent|queue|duty_manager|external", "to": "...", "mode": "blind|consult"}
+//	POST /api/v1/calls/{id}/transfer/complete
+//	POST /api/v1/calls/{id}/conference   {"kind": ..., "to": ...} to call a party in; empty to join the consulted one
+//
+// A consult transfer holds the caller and rings the target; the agent then
+// completes it, makes it a conference, or resumes the caller (which ends
+// the consultation).
 //
 // The agent acting is the session's seat; with the bearer token the body's
 // "agent" names it. Errors: 403 forbidden, 404 unknown call, 409 not in a
@@ -34,6 +39,7 @@ func CallControlRoutes(c *cti.Client, dutyManager func() string, log *zap.Logger
 		mux.HandleFunc("POST /api/v1/calls/{id}/hold", auth(h.hold))
 		mux.HandleFunc("POST /api/v1/calls/{id}/resume", auth(h.resume))
 		mux.HandleFunc("POST /api/v1/calls/{id}/transfer", auth(h.transfer))
+		mux.HandleFunc("POST /api/v1/calls/{id}/transfer/complete", auth(h.complete))
 		mux.HandleFunc("POST /api/v1/calls/{id}/conference", auth(h.conference))
 	}
 }
@@ -49,6 +55,7 @@ type callBody struct {
 	Agent string `json:"agent,omitempty"` // with the bearer token: the agent acting
 	Kind  string `json:"kind,omitempty"`  // transfer: agent, queue, duty_manager, external
 	To    string `json:"to,omitempty"`
+	Mode  string `json:"mode,omitempty"` // transfer: blind (default) or consult
 }
 
 func (h *callAPI) identity(r *http.Request) (cti.Identity, callBody, error) {
@@ -125,29 +132,58 @@ func (h *callAPI) resume(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *callAPI) conference(w http.ResponseWriter, r *http.Request) {
+	h.run(w, r, func(ctx context.Context, id cti.Identity, call cti.CallID, b callBody) (any, error) {
+		req := cti.ConferenceRequest{Agent: id.Agent, CallID: call}
+		if b.Kind != "" {
+			to, err := h.target(b)
+			if err != nil {
+				return nil, err
+			}
+			req.To = &to
+		}
+		return h.c.Conference(ctx, id, req)
+	})
+}
+
+func (h *callAPI) complete(w http.ResponseWriter, r *http.Request) {
 	h.run(w, r, func(ctx context.Context, id cti.Identity, call cti.CallID, _ callBody) (any, error) {
-		return h.c.Conference(ctx, id, cti.ConferenceRequest{Agent: id.Agent, CallID: call})
+		return h.c.CompleteTransfer(ctx, id, cti.CompleteTransferRequest{Agent: id.Agent, CallID: call})
 	})
 }
 
 func (h *callAPI) transfer(w http.ResponseWriter, r *http.Request) {
 	h.run(w, r, func(ctx context.Context, id cti.Identity, call cti.CallID, b callBody) (any, error) {
-		var to cti.Target
-		switch b.Kind {
-		case "agent":
-			to = cti.ToAgent(cti.AgentID(b.To))
-		case "queue":
-			to = cti.ToQueue(cti.QueueID(b.To))
-		case "external", "number":
-			to = cti.ToNumber(b.To)
-		case "duty_manager":
-			if h.duty == nil || h.duty() == "" {
-				return nil, cti.Errorf(cti.CodeUnavailable, "no duty manager is on duty")
-			}
-			to = cti.ToAgent(cti.AgentID(h.duty()))
-		default:
-			return nil, cti.Errorf(cti.CodeInvalid, "transfer kind %q: agent, queue, duty_manager or external", b.Kind)
+		to, err := h.target(b)
+		if err != nil {
+			return nil, err
 		}
-		return h.c.BlindTransfer(ctx, id, cti.BlindTransferRequest{Agent: id.Agent, CallID: call, To: to})
+		switch b.Mode {
+		case "", "blind":
+			return h.c.BlindTransfer(ctx, id, cti.BlindTransferRequest{Agent: id.Agent, CallID: call, To: to})
+		case "consult":
+			return h.c.ConsultTransfer(ctx, id, cti.ConsultTransferRequest{Agent: id.Agent, CallID: call, To: to})
+		}
+		return nil, cti.Errorf(cti.CodeInvalid, "transfer mode %q: blind or consult", b.Mode)
 	})
+}
+
+// target reads a transfer or conference target from the body.
+func (h *callAPI) target(b callBody) (cti.Target, error) {
+	var to cti.Target
+	switch b.Kind {
+	case "agent":
+		to = cti.ToAgent(cti.AgentID(b.To))
+	case "queue":
+		to = cti.ToQueue(cti.QueueID(b.To))
+	case "external", "number":
+		to = cti.ToNumber(b.To)
+	case "duty_manager":
+		if h.duty == nil || h.duty() == "" {
+			return to, cti.Errorf(cti.CodeUnavailable, "no duty manager is on duty")
+		}
+		to = cti.ToAgent(cti.AgentID(h.duty()))
+	default:
+		return to, cti.Errorf(cti.CodeInvalid, "transfer kind %q: agent, queue, duty_manager or external", b.Kind)
+	}
+	return to, nil
 }

@@ -138,9 +138,12 @@ type CompleteTransferRequest struct {
 }
 
 // ConferenceRequest joins the caller, the agent and the consulted target.
+// With To and no consultation going on, To is called and joins the caller
+// and the agent as soon as it answers.
 type ConferenceRequest struct {
 	Agent  AgentID `json:"agent,omitempty"`
 	CallID CallID  `json:"call_id"`
+	To     *Target `json:"to,omitempty"`
 }
 
 // WrapUpDoneRequest ends the after-call work of a call with its outcome.
@@ -337,7 +340,13 @@ func (*HangupRequest) check() error           { return nil }
 func (*HoldRequest) check() error             { return nil }
 func (*ResumeRequest) check() error           { return nil }
 func (*CompleteTransferRequest) check() error { return nil }
-func (*ConferenceRequest) check() error       { return nil }
+
+func (r *ConferenceRequest) check() error {
+	if r.To == nil {
+		return nil
+	}
+	return r.To.Validate()
+}
 
 func (r *PauseRequest) check() error { return validText("reason", r.Reason, maxReason, true) }
 

@@ -10,10 +10,10 @@ import (
 	"github.com/ccd-platform/ccd/cti"
 )
 
-// CTI answers the desktop commands the ACD can carry out today: login,
-// logout, ready, pause, wrap-up done, hang-up and the desk snapshot. Hold,
-// transfers and conference answer "unavailable" until their call control
-// exists.
+// CTI answers the desktop commands: login, logout, ready, pause, wrap-up
+// done, hang-up, hold, resume, transfers, conference (control.go) and the
+// desk snapshot. Answer is the phone's: a desk phone or the desktop's
+// softphone answers the ringing call itself.
 type CTI struct {
 	cti.NotImplemented
 	r     *Router
@@ -110,6 +110,17 @@ func (h *CTI) WrapUpDone(ctx context.Context, _ cti.Identity, r cti.WrapUpDoneRe
 // Hangup ends the agent's side of a connected call (the caller is hung up
 // with it) or declines an offer.
 func (h *CTI) Hangup(ctx context.Context, _ cti.Identity, r cti.HangupRequest) (cti.CallStatus, error) {
+	if s := h.r.session(acd.CallID(r.CallID)); s != nil {
+		if _, err := h.r.exec(ctx, r.CallID, func(s *session, ctx context.Context) (any, error) {
+			if err := s.mine(r.Agent); err != nil {
+				return nil, err
+			}
+			s.leg.Hangup(ctx) // the session ends the call (or hands it over) as for a hang-up on the phone
+			return nil, nil
+		}); err == nil {
+			return cti.CallStatus{CallID: r.CallID, State: cti.CallStateEnded}, nil
+		}
+	}
 	alive, err := h.r.liveChannels(ctx)
 	if err != nil {
 		return cti.CallStatus{}, cti.Errorf(cti.CodeUnavailable, "Asterisk: %v", err)

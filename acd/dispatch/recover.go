@@ -106,10 +106,20 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 			}
 			adopted++
 		case acd.CallTalking:
+			// The call's agent's leg: after a transfer it may be a consulted
+			// party's; any other leg (a consultation cut by the restart) is
+			// hung up and its agent freed below.
 			var agentLeg string
 			for _, l := range legs {
 				if ch, ok := alive[l]; ok && ch.State == "Up" {
-					agentLeg = l
+					if agentLeg == "" || r.legAgent(ctx, l) == string(c.Agent) {
+						agentLeg = l
+					}
+				}
+			}
+			for _, l := range legs {
+				if l != agentLeg && agentLeg != "" {
+					r.hangup(ctx, l)
 				}
 			}
 			if !callerAlive || agentLeg == "" {
@@ -139,7 +149,7 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 	}
 	// Agent legs of calls that no longer exist.
 	for id := range alive {
-		if strings.HasPrefix(id, "leg-") || strings.HasPrefix(id, "cb-") {
+		if strings.HasPrefix(id, "leg-") || strings.HasPrefix(id, "cons-") || strings.HasPrefix(id, "cb-") {
 			call := legCall(id)
 			r.mu.Lock()
 			_, cb := r.cbLegs[id]
@@ -187,11 +197,26 @@ func (r *Router) ownsLeg(ad Adopter, legID string) bool {
 	return ok
 }
 
-// reconcileAgents frees agents on a call that no longer exists.
+// reconcileAgents frees agents on a call that no longer exists, and agents
+// consulted on a call when ccd stopped (the consultation is over).
 func (r *Router) reconcileAgents(ctx context.Context, list []acd.QueuedCall) {
 	live := map[acd.CallID]bool{}
 	for _, c := range list {
 		live[c.ID] = true
+	}
+	for _, c := range list {
+		if c.State != acd.CallTalking {
+			continue
+		}
+		for _, id := range r.partiesOf(ctx, c) {
+			if _, err := r.store.Party(ctx, c.ID, id, acd.PartyEnd); err == nil {
+				r.log.Warn("agent was consulted on a call when ccd stopped; freed", zap.String("agent", string(id)),
+					zap.String("call_id", string(c.ID)))
+				if ag, err := r.store.Agent(ctx, id); err == nil {
+					r.agentState(id, acd.OnCall, ag.State, "", c.ID)
+				}
+			}
+		}
 	}
 	ids, err := r.store.AgentIDs(ctx)
 	if err != nil {
@@ -208,6 +233,25 @@ func (r *Router) reconcileAgents(ctx context.Context, list []acd.QueuedCall) {
 			r.agentState(id, acd.OnCall, acd.Available, "", ag.Call)
 		}
 	}
+}
+
+// partiesOf lists the agents reserved or on call for c other than its own
+// agent: parties of a consultation.
+func (r *Router) partiesOf(ctx context.Context, c acd.QueuedCall) []acd.AgentID {
+	ids, err := r.store.AgentIDs(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []acd.AgentID
+	for _, id := range ids {
+		if id == c.Agent {
+			continue
+		}
+		if ag, err := r.store.Agent(ctx, id); err == nil && ag.Call == c.ID && (ag.State == acd.Reserved || ag.State == acd.OnCall) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // dropLost removes a call whose caller is gone and closes its record.
@@ -275,12 +319,34 @@ func (r *Router) resumeTalking(ctx context.Context, ch *arichan.Channel, c acd.Q
 		return ivr.OutcomeFailed, err
 	}
 	w.log().Info("conversation taken over after a restart", zap.String("agent", string(c.Agent)), zap.String("leg_id", legID))
+	// A caller held when ccd stopped comes back to the agent (the call's
+	// bridge is kept; adding a caller already in it changes nothing).
+	_ = ch.StopMOH(ctx)
+	_ = ch.JoinBridge(ctx, "acd-"+string(c.ID))
 	// The leg may have ended between the listing and the adoption.
 	if _, err := r.ari.Channel(ctx, legID); err != nil {
 		leg.MarkGone("16 Normal Clearing")
 	}
-	_, err = w.talk(ctx, acd.Assignment{Queue: c.Queue, Call: c.ID, Agent: c.Agent}, leg, false)
-	return ivr.OutcomeAgent, err
+	end, err := w.talk(ctx, acd.Assignment{Queue: c.Queue, Call: c.ID, Agent: c.Agent}, leg, false)
+	if err != nil || end == nil {
+		return ivr.OutcomeAgent, err
+	}
+	// Transferred: the call goes on as it would have before the restart.
+	assign := r.addWaiter(c.ID)
+	defer r.removeWaiter(c.ID, assign)
+	res, next, done, err := w.follow(ctx, true, end, nil)
+	if err == nil && !done {
+		res, next, err = w.wait(ctx, assign)
+	}
+	switch {
+	case err != nil:
+		return ivr.OutcomeAbandoned, err
+	case res.Outcome == ivr.QueueConnected:
+		return ivr.OutcomeAgent, nil
+	case next != "":
+		return r.resumeInQueue(ctx, ch, w, next)
+	}
+	return ivr.OutcomeCompleted, nil
 }
 
 // recoverCallbackTalk watches a callback conversation that went on while
@@ -339,21 +405,30 @@ func (r *Router) liveChannels(ctx context.Context) (map[string]ari.ChannelData, 
 	return alive, nil
 }
 
-// legsOf lists the live agent legs of a call ("leg-<call>-<n>").
+// legsOf lists the live legs of a call: its offers to agents
+// ("leg-<call>-<n>") and the parties its agents called ("cons-<call>-<n>").
 func legsOf(call acd.CallID, alive map[string]ari.ChannelData) []string {
 	var out []string
-	prefix := "leg-" + string(call) + "-"
 	for id := range alive {
-		if strings.HasPrefix(id, prefix) {
+		if strings.HasPrefix(id, "leg-"+string(call)+"-") || strings.HasPrefix(id, "cons-"+string(call)+"-") {
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// legCall is the call ID in an agent leg's channel ID.
+// legAgent reads the agent a leg rings (CCD_AGENT; empty for a number).
+func (r *Router) legAgent(ctx context.Context, legID string) string {
+	v, err := r.ari.GetVariable(ctx, legID, "CCD_AGENT")
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// legCall is the call ID in a leg's channel ID.
 func legCall(id string) string {
-	id = strings.TrimPrefix(id, "leg-")
+	id = strings.TrimPrefix(strings.TrimPrefix(id, "leg-"), "cons-")
 	if i := strings.LastIndex(id, "-"); i > 0 {
 		return id[:i]
 	}

@@ -99,8 +99,10 @@ type Router struct {
 	queues  map[acd.QueueID]acd.QueueConfig
 	waiters map[acd.CallID]chan acd.Assignment
 	cbLegs  map[string]*cbLeg // callback channels by channel ID
-	sub     *nats.Subscription
-	wg      sync.WaitGroup
+	// sessions are the connected calls this instance runs.
+	sessions map[acd.CallID]*session
+	sub      *nats.Subscription
+	wg       sync.WaitGroup
 }
 
 var _ ivr.Queuer = (*Router)(nil)
@@ -128,7 +130,7 @@ func New(store Store, cfg Config, ari *ariconn.Client, pub Publisher, speaker iv
 	return &Router{store: store, cfg: cfg, ari: ari, pub: pub, speaker: speaker, nc: nc, opts: o,
 		log: o.Logger.With(zap.String("component", "acd")), wakeCh: make(chan struct{}, 1),
 		queues: map[acd.QueueID]acd.QueueConfig{}, waiters: map[acd.CallID]chan acd.Assignment{},
-		cbLegs: map[string]*cbLeg{}}, nil
+		cbLegs: map[string]*cbLeg{}, sessions: map[acd.CallID]*session{}}, nil
 }
 
 // Reload reads the queue configuration again and hands the routing part to

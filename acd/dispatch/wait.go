@@ -29,6 +29,11 @@ type CallerChannel interface {
 	DropLeg(l *arichan.Leg)
 	Bridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
 	DestroyBridge(ctx context.Context, bridgeID string)
+	JoinBridge(ctx context.Context, bridgeID string) error
+	LeaveBridge(ctx context.Context, bridgeID string) error
+	AddLegToBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
+	RemoveLegFromBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
+	Transfer(ctx context.Context, to string, timeout time.Duration) error
 }
 
 var _ CallerChannel = (*arichan.Channel)(nil)
@@ -53,8 +58,8 @@ func asCaller(ch ivr.Channel) (CallerChannel, bool) {
 // ErrUnknownQueue: a flow names a queue that is not configured.
 var ErrUnknownQueue = errors.New("queue not configured")
 
-// maxHops bounds overflow from queue to queue.
-const maxHops = 5
+// maxHops bounds overflows and transfers from queue to queue.
+const maxHops = 10
 
 // Queue lets a caller wait in a queue until an agent has talked to them, or
 // they leave it (callback, message, overflow). It implements ivr.Queuer.
@@ -107,6 +112,7 @@ type waiter struct {
 	caller string
 	since  time.Time
 	offers int
+	agent  acd.AgentID // the last agent connected
 
 	annMu   sync.Mutex
 	annStop context.CancelFunc
@@ -203,12 +209,13 @@ func (w *waiter) wait(ctx context.Context, assign <-chan acd.Assignment) (ivr.Qu
 		select {
 		case a := <-assign:
 			w.stopAnnouncement()
-			connected, err := w.offer(ctx, a)
+			connected, end, err := w.offer(ctx, a)
+			res, next, done, err := w.follow(ctx, connected, end, err)
 			if err != nil {
 				return w.abandon(ctx, err)
 			}
-			if connected {
-				return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(a.Agent)}, "", nil
+			if done {
+				return res, next, nil
 			}
 			if err := w.cc.StartMOH(ctx, w.q.HoldMusic); err != nil && ctx.Err() == nil {
 				log.Debug("hold music", zap.Error(err))
@@ -304,17 +311,57 @@ func (w *waiter) toCallback(ctx context.Context) (ivr.QueueResult, bool) {
 	return ivr.QueueResult{Outcome: ivr.QueueCallback}, true
 }
 
+// follow takes the call on after an offer (its results passed in):
+// through blind transfers to other agents, to another queue or to a
+// number. done is false when the call waits again in its queue; next names
+// the queue the call goes to.
+func (w *waiter) follow(ctx context.Context, connected bool, end *talkEnd, err error) (res ivr.QueueResult, next acd.QueueID, done bool, _ error) {
+	for err == nil && end != nil && end.redirect != nil {
+		if e := w.cc.StartMOH(ctx, w.q.HoldMusic); e != nil && ctx.Err() == nil {
+			w.log().Debug("hold music", zap.Error(e))
+		}
+		connected, end, err = w.offer(ctx, *end.redirect)
+	}
+	switch {
+	case err != nil:
+		return res, "", true, err
+	case end != nil && end.queue != "":
+		w.log().Info("call goes to a queue", zap.String("to", string(end.queue)))
+		return res, end.queue, true, nil
+	case end != nil && end.number != "":
+		return w.toNumber(ctx, end.number)
+	case connected:
+		return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(w.agent)}, "", true, nil
+	}
+	return res, "", false, nil
+}
+
+// toNumber connects the caller to an outside number after a blind
+// transfer; unanswered, the caller goes back to the queue.
+func (w *waiter) toNumber(ctx context.Context, number string) (ivr.QueueResult, acd.QueueID, bool, error) {
+	endpoint := strings.ReplaceAll(w.r.opts.CallbackEndpoint, "{number}", number)
+	err := w.cc.Transfer(ctx, endpoint, consultRing)
+	switch {
+	case errors.Is(err, arichan.ErrNoAnswer):
+		w.log().Info("transfer target did not answer: back to the queue", zap.String("number", number), zap.Error(err))
+		return ivr.QueueResult{}, w.q.ID, true, nil
+	case err != nil:
+		return ivr.QueueResult{}, "", true, err
+	}
+	return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(w.agent)}, "", true, nil
+}
+
 // offer rings the agent the dispatcher reserved. connected is true once the
-// agent answered and the conversation is over; an error means the caller is
-// gone.
-func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, err error) {
+// agent answered and the conversation is over (end says where the call
+// goes then, after a transfer); an error means the caller is gone.
+func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, end *talkEnd, err error) {
 	r := w.r
 	log := w.log().With(zap.String("agent", string(a.Agent)))
 	ag, err := r.cfg.Agent(ctx, a.Agent)
 	if err != nil || ag.Device == "" {
 		log.Error("agent has no device to ring", zap.Error(err))
 		w.release(ctx, a, acd.Rejected, "no device")
-		return false, nil
+		return false, nil, nil
 	}
 	w.offers++
 	legID := fmt.Sprintf("leg-%s-%d", w.call, w.offers)
@@ -326,11 +373,11 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID), "CCD_AGENT": string(a.Agent)}})
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, context.Cause(ctx)
+			return false, nil, context.Cause(ctx)
 		}
 		log.Warn("ringing the agent failed", zap.Error(err))
 		w.release(ctx, a, acd.NoAnswer, err.Error())
-		return false, nil
+		return false, nil, nil
 	}
 	timer := time.NewTimer(w.q.OfferTimeout.D() + 3*time.Second)
 	defer timer.Stop()
@@ -339,18 +386,22 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 	case cause := <-leg.Gone():
 		w.cc.DropLeg(leg)
 		w.release(ctx, a, outcomeOf(cause), cause)
-		return false, nil
+		return false, nil, nil
 	case <-timer.C:
 		leg.Hangup(ctx)
 		w.cc.DropLeg(leg)
 		w.release(ctx, a, acd.NoAnswer, "offer timeout")
-		return false, nil
+		return false, nil, nil
 	case <-ctx.Done():
 		leg.Hangup(ctx)
 		w.cc.DropLeg(leg)
-		return false, context.Cause(ctx)
+		return false, nil, context.Cause(ctx)
 	}
-	return w.talk(ctx, a, leg, true)
+	end, err = w.talk(ctx, a, leg, true)
+	if errors.Is(err, errReservationGone) {
+		return false, nil, nil // the call waits again
+	}
+	return err == nil, end, err
 }
 
 // screenPop builds and publishes the desktop's screen pop beside the
@@ -375,17 +426,24 @@ func (w *waiter) screenPop(ctx context.Context, a acd.Assignment) {
 	}()
 }
 
-// talk bridges the answered agent with the caller until one hangs up.
-func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, fresh bool) (bool, error) {
+// errReservationGone: the agent answered an offer the live state no longer
+// holds (it was reaped).
+var errReservationGone = errors.New("reservation gone")
+
+// talk bridges the answered agent with the caller and runs the
+// conversation (see session) until it ends for the caller, or the call
+// goes elsewhere (end).
+func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, fresh bool) (*talkEnd, error) {
 	r := w.r
 	log := w.log().With(zap.String("agent", string(a.Agent)), zap.String("leg_id", leg.ID))
 	bridgeID := "acd-" + string(w.call)
+	w.agent = a.Agent
 	if fresh {
 		if _, err := r.store.Release(context.WithoutCancel(ctx), a.Call, acd.Answered); err != nil {
 			log.Error("agent answered but the reservation is gone", zap.Error(err))
 			leg.Hangup(ctx)
 			w.cc.DropLeg(leg)
-			return false, nil
+			return nil, errReservationGone
 		}
 		r.agentState(a.Agent, acd.Reserved, acd.OnCall, "", w.call)
 		_ = w.cc.StopMOH(ctx)
@@ -395,9 +453,9 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 			w.cc.DropLeg(leg)
 			w.finish(ctx, a.Agent)
 			if ctx.Err() != nil {
-				return false, context.Cause(ctx)
+				return nil, context.Cause(ctx)
 			}
-			return true, nil
+			return nil, nil
 		}
 		waited := time.Since(w.since)
 		log.Info("caller connected to agent", zap.Duration("waited", waited), zap.String("bridge_id", bridgeID))
@@ -409,17 +467,8 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 			}
 		}
 	}
-	select {
-	case cause := <-leg.Gone():
-		log.Info("agent hung up", zap.String("cause", cause))
-	case <-ctx.Done():
-		log.Info("caller hung up")
-		leg.Hangup(ctx)
-	}
-	w.cc.DestroyBridge(ctx, bridgeID)
-	w.cc.DropLeg(leg)
-	w.finish(ctx, a.Agent)
-	return true, nil
+	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), log: log}
+	return s.run(ctx), nil
 }
 
 // release ends an offer that did not connect.
