@@ -124,8 +124,7 @@ func (r *Router) exec(ctx context.Context, call cti.CallID, do func(s *session, 
 // (a hang-up or a blind transfer).
 func (s *session) run(ctx context.Context) *talkEnd {
 	w, r := s.w, s.w.r
-	r.addSession(s)
-	defer r.removeSession(s)
+	defer r.removeSession(s) // added by talk
 	defer s.drainCmds()
 	for s.end == nil {
 		var partyAnswered <-chan struct{}

@@ -438,6 +438,7 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 	log := w.log().With(zap.String("agent", string(a.Agent)), zap.String("leg_id", leg.ID))
 	bridgeID := "acd-" + string(w.call)
 	w.agent = a.Agent
+	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), log: log}
 	if fresh {
 		if _, err := r.store.Release(context.WithoutCancel(ctx), a.Call, acd.Answered); err != nil {
 			log.Error("agent answered but the reservation is gone", zap.Error(err))
@@ -447,7 +448,10 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 		}
 		r.agentState(a.Agent, acd.Reserved, acd.OnCall, "", w.call)
 		_ = w.cc.StopMOH(ctx)
+		// Commands are taken from the moment the call is connected.
+		r.addSession(s)
 		if err := w.cc.Bridge(ctx, bridgeID, leg); err != nil {
+			r.removeSession(s)
 			log.Error("bridge caller and agent", zap.Error(err))
 			leg.Hangup(ctx)
 			w.cc.DropLeg(leg)
@@ -467,7 +471,7 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 			}
 		}
 	}
-	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), log: log}
+	r.addSession(s)
 	return s.run(ctx), nil
 }
 

@@ -117,8 +117,10 @@ func TestCallControlOverHTTP(t *testing.T) {
 	s := dial(t, ctx, from, did, 40*time.Second, "")
 	id := callID(t, ctx, from)
 	connected(t, ctx, id)
-	if code, body := api(t, http.MethodPost, "/api/v1/calls/"+id+"/hold", map[string]string{"agent": "1001"}); code != http.StatusServiceUnavailable {
-		t.Errorf("hold: %d %s, want 503 (not available yet)", code, body)
+	mustAPI(t, http.MethodPost, "/api/v1/calls/"+id+"/hold", map[string]string{"agent": "1001"})
+	mustAPI(t, http.MethodPost, "/api/v1/calls/"+id+"/resume", map[string]string{"agent": "1001"})
+	if code, body := api(t, http.MethodPost, "/api/v1/calls/"+id+"/transfer", map[string]string{"agent": "1001", "kind": "queue", "to": "ctl", "mode": "sideways"}); code != http.StatusUnprocessableEntity {
+		t.Errorf("transfer with an unknown mode: %d %s, want 422", code, body)
 	}
 	if code, body := api(t, http.MethodPost, "/api/v1/calls/"+id+"/hangup", map[string]string{"agent": "1002"}); code != http.StatusForbidden {
 		t.Errorf("hang-up by agent 1002 of 1001's call: %d %s, want 403", code, body)
