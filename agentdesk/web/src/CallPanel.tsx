@@ -12,7 +12,11 @@ export interface CallActs {
   hold: () => void;
   resume: () => void;
   transfer: (kind: TransferKind, to: string) => void;
-  conference: (kind: TransferKind, to: string) => void;
+  /** Holds the caller and calls the target; complete, conference or resume follow. */
+  consult: (kind: TransferKind, to: string) => void;
+  complete: () => void;
+  /** With a target: calls it into a conference; without: joins the consulted party. */
+  conference: (kind?: TransferKind, to?: string) => void;
 }
 
 const kinds: TransferKind[] = ['agent', 'queue', 'duty_manager', 'external'];
@@ -50,7 +54,8 @@ export function CallPanel({
   const since = call?.since ? Date.parse(call.since) : NaN;
   const caller = call?.caller || pop?.caller || phone.from;
   const needsTarget = kind !== 'duty_manager';
-  const canMove = !!call && talking && !busy && (!needsTarget || to.trim() !== '');
+  const party = call?.party;
+  const canMove = !!call && talking && !busy && !party && (!needsTarget || to.trim() !== '');
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -60,7 +65,7 @@ export function CallPanel({
   return (
     <section className={`card call ${offered ? 'ringing' : 'talking'}`} aria-labelledby="call-title" data-testid="call-panel">
       <h2 id="call-title">
-        {offered ? t('call.offered') : call?.held ? t('call.held') : t('call.talking')}
+        {offered ? t('call.offered') : party?.joined ? t('call.party.joined') : call?.held ? t('call.held') : t('call.talking')}
         {!Number.isNaN(since) && <span className="muted"> · {duration(now - since)}</span>}
       </h2>
       <dl className="facts">
@@ -104,19 +109,39 @@ export function CallPanel({
             <button type="button" className="danger" disabled={busy} onClick={acts.hangup} title="F4">
               {t('call.hangup')} <kbd>F4</kbd>
             </button>
-            {call?.held ? (
+            {call?.held || (party && !party.joined) ? (
               <button type="button" disabled={busy} onClick={acts.resume}>
-                {t('call.resume')}
+                {party ? t('call.back_to_caller') : t('call.resume')}
               </button>
             ) : (
-              <button type="button" disabled={busy} onClick={acts.hold}>
-                {t('call.hold')}
-              </button>
+              !party && (
+                <button type="button" disabled={busy} onClick={acts.hold}>
+                  {t('call.hold')}
+                </button>
+              )
             )}
           </>
         )}
       </div>
-      {talking && (
+      {talking && party && (
+        <div className="row party" data-testid="call-party">
+          <span className="grow">
+            {t('call.party', { target: party.target })} ·{' '}
+            {party.joined ? t('call.party.joined') : t(party.state === 'answered' ? 'call.party.answered' : 'call.party.ringing')}
+          </span>
+          {!party.joined && (
+            <>
+              <button type="button" disabled={busy || party.state !== 'answered'} onClick={acts.complete}>
+                {t('call.complete')}
+              </button>
+              <button type="button" disabled={busy} onClick={() => acts.conference()}>
+                {t('call.merge')}
+              </button>
+            </>
+          )}
+        </div>
+      )}
+      {talking && !party && (
         <form className="row transfer" onSubmit={submit}>
           <select aria-label={t('call.target_kind')} value={kind} onChange={(e) => setKind(e.target.value as TransferKind)}>
             {kinds.map((k) => (
@@ -137,6 +162,9 @@ export function CallPanel({
           )}
           <button type="submit" disabled={!canMove}>
             {t('call.transfer')}
+          </button>
+          <button type="button" disabled={!canMove || kind === 'queue'} onClick={() => acts.consult(kind, to)}>
+            {t('call.consult')}
           </button>
           <button type="button" disabled={!canMove} onClick={() => acts.conference(kind, to)}>
             {t('call.conference')}

@@ -181,7 +181,19 @@ export function Desk({ api, session, onLogout }: { api: Api; session: Session; o
         await api.transfer(call.callId, kind, to);
         setToast({ kind: 'ok', text: t('call.transferred') });
       }),
-    conference: (kind: TransferKind, to: string) =>
+    consult: (kind: TransferKind, to: string) =>
+      call &&
+      void run(async () => {
+        await api.transfer(call.callId, kind, to, 'consult');
+        dispatch({ type: 'consult', callId: call.callId, target: `${kind}:${to}`, state: 'ringing', conference: false });
+      }),
+    complete: () =>
+      call &&
+      void run(async () => {
+        await api.completeTransfer(call.callId);
+        setToast({ kind: 'ok', text: t('call.transferred') });
+      }),
+    conference: (kind?: TransferKind, to?: string) =>
       call &&
       void run(async () => {
         await api.conference(call.callId, kind, to);
@@ -294,7 +306,14 @@ export function Desk({ api, session, onLogout }: { api: Api; session: Session; o
   );
 }
 
-const CALL_ENDED = ['call.ended.missed', 'call.ended.no_answer', 'call.ended.rejected', 'call.ended.abandoned', 'call.ended.ended'] as const;
+const CALL_ENDED = [
+  'call.ended.missed',
+  'call.ended.no_answer',
+  'call.ended.rejected',
+  'call.ended.abandoned',
+  'call.ended.ended',
+  'call.ended.consult_failed',
+] as const;
 
 function ConnStatus({ conn }: { conn: Conn }) {
   const { t } = useI18n();

@@ -46,6 +46,9 @@ describe('api', () => {
       'POST /api/v1/agents/1001/pause': () => json({ agent: '1001', state: 'paused', reason: 'lunch' }),
       'POST /api/v1/calls/c%2F1/answer': () => json({}),
       'POST /api/v1/calls/c%2F1/transfer': () => json({}),
+      'POST /api/v1/calls/c%2F2/transfer': () => json({}),
+      'POST /api/v1/calls/c%2F2/transfer/complete': () => json({}),
+      'POST /api/v1/calls/c%2F2/conference': () => json({}),
       'POST /api/v1/calls/c%2F1/wrapup': () => json({}, 201),
       'POST /api/v1/customers': () => json({ id: 'x', name: '赵新', level: 'individual' }, 201),
       'POST /api/v1/auth/logout': () => new Response(null, { status: 204 }),
@@ -61,6 +64,9 @@ describe('api', () => {
     await api.pause('1001', 'lunch');
     await api.answer('c/1');
     await api.transfer('c/1', 'external', ' 13900000000 ');
+    await api.transfer('c/2', 'agent', '1002', 'consult');
+    await api.completeTransfer('c/2');
+    await api.conference('c/2');
     await api.wrapup('c/1', { disposition: 'resolved', notes: 'ok' });
     await api.createCustomer({ name: '赵新', level: 'individual', company: '', phones: ['139'], notes: '' });
     await api.logout();
@@ -74,6 +80,8 @@ describe('api', () => {
     const bodies = Object.fromEntries(f.calls.map((c) => [`${c.method} ${c.url}`, c.body]));
     expect(bodies['POST /api/v1/agents/1001/pause']).toEqual({ reason: 'lunch' });
     expect(bodies['POST /api/v1/calls/c%2F1/transfer']).toEqual({ kind: 'external', to: '13900000000' });
+    expect(bodies['POST /api/v1/calls/c%2F2/transfer']).toEqual({ kind: 'agent', to: '1002', mode: 'consult' });
+    expect(bodies['POST /api/v1/calls/c%2F2/conference']).toEqual({});
     expect(bodies['POST /api/v1/calls/c%2F1/wrapup']).toEqual({ disposition: 'resolved', notes: 'ok' });
   });
 

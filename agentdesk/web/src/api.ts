@@ -142,10 +142,13 @@ export function createApi(opts: ApiOptions = {}) {
     hangup: (callId: string) => post<unknown>(`${call(callId)}/hangup`, {}),
     hold: (callId: string) => post<unknown>(`${call(callId)}/hold`, {}),
     resume: (callId: string) => post<unknown>(`${call(callId)}/resume`, {}),
-    transfer: (callId: string, kind: TransferKind, to: string) =>
-      post<unknown>(`${call(callId)}/transfer`, transferBody(kind, to)),
-    conference: (callId: string, kind: TransferKind, to: string) =>
-      post<unknown>(`${call(callId)}/conference`, transferBody(kind, to)),
+    /** A blind transfer, or with mode consult a consultation (the caller is held). */
+    transfer: (callId: string, kind: TransferKind, to: string, mode: 'blind' | 'consult' = 'blind') =>
+      post<unknown>(`${call(callId)}/transfer`, mode === 'blind' ? transferBody(kind, to) : { ...transferBody(kind, to), mode }),
+    completeTransfer: (callId: string) => post<unknown>(`${call(callId)}/transfer/complete`, {}),
+    /** Calls a party into a conference; without a target, joins the consulted party. */
+    conference: (callId: string, kind?: TransferKind, to?: string) =>
+      post<unknown>(`${call(callId)}/conference`, kind ? transferBody(kind, to ?? '') : {}),
     wrapup: (callId: string, w: Wrapup) => post<unknown>(`${call(callId)}/wrapup`, w),
     /** The screen pop of a call already offered (after a reconnect); null when the server has none. */
     async screenPop(callId: string): Promise<unknown | null> {

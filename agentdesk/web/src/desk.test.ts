@@ -247,3 +247,45 @@ describe('deskReducer', () => {
     expect(s.wrapup?.callId).toBe('c1');
   });
 });
+
+describe('call control events', () => {
+  const talking = (): (Envelope | DeskAction)[] => [
+    state('available', 'reserved', 1, { call_id: 'c1' }, 1),
+    state('reserved', 'on_call', 2, { call_id: 'c1' }, 2),
+  ];
+
+  it('follows hold, a consultation, its failure and a conference', () => {
+    let s = run(...talking(), env('call.held', { call_id: 'c1', agent: ME }));
+    expect(s.call?.held).toBe(true);
+    s = run(...talking(), env('call.held', { call_id: 'c1' }), env('call.resumed', { call_id: 'c1' }));
+    expect(s.call?.held).toBe(false);
+
+    s = run(...talking(), env('call.consult', { call_id: 'c1', agent: ME, target: 'agent:1002', state: 'ringing' }));
+    expect(s.call?.party).toEqual({ target: 'agent:1002', state: 'ringing', conference: false, joined: false });
+    expect(s.call?.held).toBe(true);
+
+    const failed = run(
+      ...talking(),
+      env('call.consult', { call_id: 'c1', target: 'agent:1002', state: 'ringing' }),
+      env('call.consult', { call_id: 'c1', target: 'agent:1002', state: 'failed', detail: '19 No answer' }),
+    );
+    expect(failed.call?.party).toBeUndefined();
+    expect(failed.call?.held).toBe(true); // the agent takes the caller back
+    expect(failed.notice).toEqual({ callId: 'c1', kind: 'consult_failed' });
+
+    const conf = run(
+      ...talking(),
+      env('call.consult', { call_id: 'c1', target: 'number:13900000000', state: 'ringing', conference: true }),
+      env('call.consult', { call_id: 'c1', target: 'number:13900000000', state: 'answered', conference: true }),
+      env('call.conferenced', { call_id: 'c1', parties: ['138', 'agent:1001', 'number:13900000000'] }),
+    );
+    expect(conf.call?.held).toBe(false);
+    expect(conf.call?.party).toMatchObject({ joined: true, conference: true });
+  });
+
+  it('ignores call control events of other calls', () => {
+    const s = run(...talking(), env('call.held', { call_id: 'other' }), env('call.consult', { call_id: 'other', state: 'ringing' }));
+    expect(s.call?.held).toBe(false);
+    expect(s.call?.party).toBeUndefined();
+  });
+});

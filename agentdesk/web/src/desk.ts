@@ -29,6 +29,15 @@ export interface CallView {
   phase: CallPhase;
   held: boolean;
   since: string;
+  /** The party the agent called (kind:id), while it rings or talks. */
+  party?: PartyView;
+}
+
+export interface PartyView {
+  target: string;
+  state: string; // ringing, answered
+  conference: boolean; // joins (or joined) the caller
+  joined: boolean;
 }
 
 export interface WrapupView {
@@ -61,7 +70,6 @@ export type DeskAction =
   | EventAction
   | { type: 'conn'; conn: Conn }
   | { type: 'stateLoaded'; doc: AgentStateDoc }
-  | { type: 'held'; callId: string; held: boolean }
   | { type: 'customerCreated'; callId: string; customer: Customer }
   | { type: 'popLoaded'; pop: ScreenPop | null; callId: string }
   | { type: 'wrapupDone'; callId: string }
@@ -227,6 +235,24 @@ export function deskReducer(s: DeskState, a: DeskAction): DeskState {
     case 'held':
       if (s.call?.callId !== a.callId) return s;
       return { ...s, call: { ...s.call, held: a.held } };
+
+    case 'consult': {
+      if (s.call?.callId !== a.callId) return s;
+      const call = { ...s.call };
+      if (a.state === 'ringing' || a.state === 'answered') {
+        call.party = { target: a.target, state: a.state, conference: a.conference, joined: call.party?.joined ?? false };
+        // A consultation holds the caller; a party called into a conference does not.
+        if (!a.conference) call.held = true;
+      } else {
+        delete call.party;
+        s = { ...s, notice: a.state === 'failed' ? { callId: a.callId, kind: 'consult_failed' } : s.notice };
+      }
+      return { ...s, call };
+    }
+
+    case 'conferenced':
+      if (s.call?.callId !== a.callId || !s.call.party) return s;
+      return { ...s, call: { ...s.call, held: false, party: { ...s.call.party, conference: true, joined: true } } };
 
     case 'customerCreated': {
       const pop = s.pops[a.callId];

@@ -23,6 +23,10 @@ export const EventTypes = {
   offerEnded: 'queue.offer_ended',
   callEnded: 'call.ended',
   screenPop: 'desk.screen_pop',
+  held: 'call.held',
+  resumed: 'call.resumed',
+  consult: 'call.consult',
+  conferenced: 'call.conferenced',
 } as const;
 
 /** What the IVR collected before the caller reached the queue. */
@@ -71,7 +75,11 @@ export type EventAction =
   | { type: 'connected'; callId: string; queue: string; agent: string; waitedMs: number; at: string }
   | { type: 'offerEnded'; callId: string; agent: string; outcome: string }
   | { type: 'callEnded'; callId: string; outcome: string }
-  | { type: 'screenPop'; pop: ScreenPop; agent: string };
+  | { type: 'screenPop'; pop: ScreenPop; agent: string }
+  | { type: 'held'; callId: string; held: boolean }
+  /** A party the agent called: ringing, answered, failed or ended. */
+  | { type: 'consult'; callId: string; target: string; state: string; conference: boolean }
+  | { type: 'conferenced'; callId: string };
 
 type Obj = Record<string, unknown>;
 
@@ -201,6 +209,14 @@ export function toAction(env: Envelope): EventAction | null {
       return { type: 'offerEnded', callId: str(d.call_id), agent: str(d.agent), outcome: str(d.outcome) };
     case EventTypes.callEnded:
       return { type: 'callEnded', callId: str(d.call_id), outcome: str(d.outcome) };
+    case EventTypes.held:
+      return { type: 'held', callId: str(d.call_id), held: true };
+    case EventTypes.resumed:
+      return { type: 'held', callId: str(d.call_id), held: false };
+    case EventTypes.consult:
+      return { type: 'consult', callId: str(d.call_id), target: str(d.target), state: str(d.state), conference: d.conference === true };
+    case EventTypes.conferenced:
+      return { type: 'conferenced', callId: str(d.call_id) };
     case EventTypes.screenPop: {
       const pop = normalizeScreenPop(d);
       return pop ? { type: 'screenPop', pop, agent: str(d.agent) } : null;
