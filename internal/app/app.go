@@ -519,7 +519,7 @@ func (a *App) routes() http.Handler {
 		Gate: a.desk,
 		Extra: agentdesk.JoinRoutes(agentdesk.RecordRoutes(a.records, a.messages),
 			agentdesk.ACDRoutes(&acdAdmin{Store: a.acdConfig, router: a.router}, a.router, a.log),
-			agentdesk.CallControlRoutes(a.ctiClient, nil, a.log),
+			agentdesk.CallControlRoutes(a.ctiClient, func() string { return a.cfg.ACD.DutyManager }, a.log),
 			a.desk.Routes()),
 		Logger: a.log,
 	}).Register(mux)
