@@ -31,6 +31,9 @@ import (
 // The agent acting is the session's seat; with the bearer token the body's
 // "agent" names it. Errors: 403 forbidden, 404 unknown call, 409 not in a
 // state for it, 422 invalid, 503 not available (yet).
+//
+// dutyManager names the duty manager's line as a target (agent:1002,
+// number:13900000000; see cti.ParseTarget); nil or empty: none.
 func CallControlRoutes(c *cti.Client, dutyManager func() string, log *zap.Logger) RouteFunc {
 	h := &callAPI{c: c, duty: dutyManager, log: log}
 	return func(mux *http.ServeMux, auth func(http.HandlerFunc) http.HandlerFunc) {
@@ -179,9 +182,9 @@ func (h *callAPI) target(b callBody) (cti.Target, error) {
 		to = cti.ToNumber(b.To)
 	case "duty_manager":
 		if h.duty == nil || h.duty() == "" {
-			return to, cti.Errorf(cti.CodeUnavailable, "no duty manager is on duty")
+			return to, cti.Errorf(cti.CodeUnavailable, "no duty manager is configured (acd.duty_manager)")
 		}
-		to = cti.ToAgent(cti.AgentID(h.duty()))
+		return cti.ParseTarget(h.duty())
 	default:
 		return to, cti.Errorf(cti.CodeInvalid, "transfer kind %q: agent, queue, duty_manager or external", b.Kind)
 	}

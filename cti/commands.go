@@ -181,6 +181,17 @@ func ToNumber(number string) Target { return Target{Kind: TargetNumber, ID: numb
 
 func (t Target) String() string { return string(t.Kind) + ":" + t.ID }
 
+// ParseTarget reads a target written as kind:id (agent:1002, queue:trace,
+// number:13900000000); a bare id is an agent.
+func ParseTarget(s string) (Target, error) {
+	kind, id, ok := strings.Cut(s, ":")
+	if !ok {
+		kind, id = string(TargetAgent), s
+	}
+	t := Target{Kind: TargetKind(kind), ID: id}
+	return t, t.Validate()
+}
+
 // Validate checks a transfer target.
 func (t Target) Validate() error {
 	switch t.Kind {

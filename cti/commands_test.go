@@ -401,3 +401,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+func TestParseTarget(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want cti.Target
+		err  bool
+	}{
+		{"agent:1002", cti.ToAgent("1002"), false},
+		{"1002", cti.ToAgent("1002"), false},
+		{"number:+8613900000000", cti.ToNumber("+8613900000000"), false},
+		{"queue:trace", cti.ToQueue("trace"), false},
+		{"number:139-0000", cti.Target{}, true},
+		{"phone:1", cti.Target{}, true},
+		{"agent:", cti.Target{}, true},
+	} {
+		got, err := cti.ParseTarget(tt.in)
+		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
+			t.Errorf("cti.ParseTarget(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

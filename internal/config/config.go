@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ccd-platform/ccd/cti"
 )
 
 // ErrInvalid wraps every configuration error.
@@ -84,6 +86,9 @@ type ACD struct {
 	ReservationTTL time.Duration `yaml:"reservation_ttl"`
 	// Tick is how often the dispatcher looks again without a wake-up.
 	Tick time.Duration `yaml:"tick"`
+	// DutyManager is where the desktop's "duty manager" transfer goes:
+	// agent:<id> or number:<digits> (a mobile, dialled as callbacks are).
+	DutyManager string `yaml:"duty_manager"`
 }
 
 // Storage is where ccd keeps files: the TTS cache and recordings.
@@ -315,6 +320,11 @@ func (c Config) Validate() error {
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
 			add(k, "must be a positive duration, got %s", positive[k])
+		}
+	}
+	if c.ACD.DutyManager != "" {
+		if t, err := cti.ParseTarget(c.ACD.DutyManager); err != nil || t.Kind == cti.TargetQueue {
+			add("acd.duty_manager", "%q must be agent:<id> or number:<digits>", c.ACD.DutyManager)
 		}
 	}
 	if !strings.Contains(c.ACD.CallbackEndpoint, "{number}") || !strings.Contains(c.ACD.CallbackEndpoint, "/") {
