@@ -55,7 +55,7 @@ const (
 
 var (
 	benchStrategies  = []acd.Strategy{acd.LongestIdle, acd.BestSkill, acd.FewestAnswered, acd.RoundRobin, acd.Linear}
-	benchDispatchers = []int{1, 4, 8}
+	benchDispatchers = []int{1, 2, 4, 8}
 )
 
 // benchSetup starts one Redis for all benchmarks and logs in 10,000 agents

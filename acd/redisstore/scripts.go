@@ -354,6 +354,9 @@ local fc = famof(strat)
 if fc ~= 'I' and not string.find(fam(), fc, 1, true) then fail('ACDINVARIANT', 'queue ' .. q .. ': no ' .. strat .. ' index') end
 local AV = P .. 'avail' -- exactly the available agents, score idle since
 local t, day = now()
+-- Agents reserved by this script: still in avail until the end (the
+-- writes of a batch are made together), so every walk skips them.
+local taken = {}
 
 -- less compares in byte order, as Redis orders members (Lua's < follows
 -- the locale).
@@ -391,7 +394,7 @@ local function first(key, fetch, cut, checks, excl)
     local cand, stale = {}, {}
     for i = 1, cnt do
       if not av[i] then stale[#stale + 1] = ms[i]
-      elseif not (excl and excl[ids[i]]) then cand[#cand + 1] = i end
+      elseif not taken[ids[i]] and not (excl and excl[ids[i]]) then cand[#cand + 1] = i end
     end
     if #stale > 0 then redis.call('ZREM', key, unpack(stale)) end
     for _, ck in ipairs(checks) do
@@ -454,7 +457,7 @@ local function bestskill(req, excl)
           elseif bsum and bsum >= top and idle >= bidle then
             done = true -- idle order: nobody later at this level wins
             break
-          elseif not (excl and excl[ids[i]]) then
+          elseif not taken[ids[i]] and not (excl and excl[ids[i]]) then
             local sum, ok = L, true
             for j, o in ipairs(others) do
               local l = tonumber(lv[j][i])
@@ -486,7 +489,7 @@ local function pairpick(r, req, i, j, excl)
   for x = 1, #r, 2 do
     local sc = tonumber(r[x + 1])
     local li, lj = math.floor(sc / 10), sc % 10
-    if li >= mi and lj >= mj and not (excl and excl[r[x]]) then
+    if li >= mi and lj >= mj and not taken[r[x]] and not (excl and excl[r[x]]) then
       ids[#ids + 1] = r[x]
       sum[#sum + 1] = li + lj
     end
@@ -603,7 +606,7 @@ local function choose(req, excl)
 end
 
 local function preferred(p, req, excl)
-  if excl and excl[p] then return nil end
+  if taken[p] or (excl and excl[p]) then return nil end
   local v = redis.call('HMGET', akey(p), 'state', 'skills')
   if v[1] ~= 'available' then return nil end
   local lv = {}
@@ -618,9 +621,10 @@ end
 -- stays so while the batch only takes agents away. After r reservations
 -- the window reaches look + r calls, as it would for r+1 single picks.
 local failed, out, r, i = {}, {}, 0, 1
+local picked, rsv = {}, {}
 while i <= look + r do
   if not calls[i] then
-    local from = i - 1 - r -- reserved calls left the waiting set
+    local from = i - 1 -- reserved calls leave the waiting set at the end
     local more = redis.call('ZRANGE', wk, from, from + look + r - i)
     if #more == 0 then break end
     for _, x in ipairs(more) do calls[#calls + 1] = x end
@@ -652,16 +656,14 @@ while i <= look + r do
     if not a and not excl then failed[rs] = true end
   end
   if a then
-    -- a came from avail in this script: it is available
-    redis.call('ZREM', AV, a) -- its other index entries go stale
+    -- a came from avail in this script and was not taken: it is available
+    taken[a] = true
+    picked[#picked + 1] = a
+    rsv[#rsv + 1] = int(t + ttl)
+    rsv[#rsv + 1] = c
     redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
     redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
-    redis.call('ZREM', wk, c)
-    redis.call('ZADD', P .. 'rsv', int(t + ttl), c)
-    if strat == 'round_robin' and m then
-      cfg[2] = m
-      redis.call('HSET', qk, 'rr', m)
-    end
+    if strat == 'round_robin' and m then cfg[2] = m end
     out[#out + 1] = c
     out[#out + 1] = a
     r = r + 1
@@ -669,8 +671,14 @@ while i <= look + r do
   end
   i = i + 1
 end
-if #out > 0 then return out end
-return {'noagent'}
+if #out == 0 then return {'noagent'} end
+redis.call('ZREM', AV, unpack(picked)) -- their other index entries go stale
+local cs = {}
+for x = 1, #out, 2 do cs[#cs + 1] = out[x] end
+redis.call('ZREM', wk, unpack(cs))
+redis.call('ZADD', P .. 'rsv', unpack(rsv))
+if strat == 'round_robin' and cfg[2] then redis.call('HSET', qk, 'rr', cfg[2]) end
+return out
 `
 
 // allScripts are loaded by Store.Load.
