@@ -263,6 +263,11 @@ type CallInfo struct {
 	ID     CallID  `json:"id"`
 	Queue  QueueID `json:"queue,omitempty"`
 	Caller string  `json:"caller,omitempty"`
+	// State is talking, held, consulting or conference for a connected
+	// call (empty while it is offered); Party the target consulted or
+	// conferenced (kind:id).
+	State CallState `json:"state,omitempty"`
+	Party string    `json:"party,omitempty"`
 }
 
 // QueueStatus is a queue's figure on the desk.

@@ -156,6 +156,16 @@ func (h *CTI) Snapshot(ctx context.Context, _ cti.Identity, r cti.SnapshotReques
 			if c, err := h.r.store.Call(ctx, a.Call); err == nil {
 				s.Call.Queue = cti.QueueID(c.Queue)
 			}
+			if v, err := h.r.exec(ctx, cti.CallID(a.Call), func(se *session, _ context.Context) (any, error) {
+				info := cti.CallInfo{Caller: se.w.caller, State: se.state()}
+				if se.party != nil {
+					info.Party = se.party.target.String()
+				}
+				return info, nil
+			}); err == nil {
+				info := v.(cti.CallInfo)
+				s.Call.Caller, s.Call.State, s.Call.Party = info.Caller, info.State, info.Party
+			}
 		}
 		return s, nil
 	}
