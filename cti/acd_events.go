@@ -78,6 +78,21 @@ type CallbackUpdate struct {
 	At      time.Time `json:"at"`
 }
 
+// QueueFigures: a queue's live figures, published when they change.
+type QueueFigures struct {
+	Queue       string    `json:"queue"`
+	Waiting     int       `json:"waiting"`
+	Staffed     int       `json:"staffed"`
+	Available   int       `json:"available"`
+	AvgHandleMS int64     `json:"avg_handle_ms"`
+	ExpectedMin int       `json:"expected_wait_min"` // for a caller joining now
+	At          time.Time `json:"at"`
+}
+
+func (QueueFigures) EventType() string { return "queue.stats" }
+func (QueueFigures) EventVersion() int { return 1 }
+func (e QueueFigures) Subject() string { return QueueSubject("stats", e.Queue, "all") }
+
 func (AgentStateChanged) EventType() string { return "agent.state" }
 func (CallQueued) EventType() string        { return "queue.joined" }
 func (CallOffered) EventType() string       { return "queue.offered" }

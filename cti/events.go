@@ -100,6 +100,19 @@ type CallEnded struct {
 	DurationMS      int64     `json:"duration_ms"`
 }
 
+// CallIVRProgress: the caller's flow entered a node (IVR progress, for
+// wallboards and the desk's view of a call before it is queued).
+type CallIVRProgress struct {
+	CallID   string    `json:"call_id"`
+	Node     string    `json:"node"`
+	NodeType string    `json:"node_type"`
+	At       time.Time `json:"at"`
+}
+
+func (CallIVRProgress) EventType() string { return "call.ivr" }
+func (CallIVRProgress) EventVersion() int { return 1 }
+func (e CallIVRProgress) Subject() string { return CallSubject("ivr", e.CallID) }
+
 func (CallStarted) EventType() string  { return "call.started" }
 func (CallAnswered) EventType() string { return "call.answered" }
 func (CallKey) EventType() string      { return "call.key" }

@@ -11,7 +11,8 @@ import (
 // Envelope whose type and version name the payload's schema (a changed
 // payload gets a new version beside the old one).
 //
-//	cc.call.<kind>.<call_id>   call events (kind: started, answered, key, digits, ended)
+//	cc.call.<kind>.<call_id>   call events (kind: started, answered, key, digits, ivr,
+//	                           held, resumed, consult, transferred, conferenced, ended)
 //	cc.call.>                  every call event
 //	cc.call.*.<call_id>        every event of one call
 //	cc.agent.<kind>.<agent>    agent events (kind: state); the agent's stream
@@ -20,6 +21,8 @@ import (
 //	cc.queue.<kind>.<queue>.<call_id>
 //	                           queue events (kind: joined, offered, offer_ended,
 //	                           connected, left, callback)
+//	cc.queue.stats.<queue>.all  a queue's figures (waiting, staffed, available,
+//	                           longest wait), when they change
 //	cc.acd.assign.<instance>   ACD assignments for the ccd instance holding the call
 //
 // Commands: what a desktop asks for. NATS request/reply; the request body is

@@ -208,6 +208,11 @@ func (r *Router) Run(ctx context.Context) error {
 		r.mu.Unlock()
 		defer func() { _ = sub.Unsubscribe() }()
 	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.publishFigures(ctx)
+	}()
 	tick := time.NewTicker(r.opts.Tick)
 	defer tick.Stop()
 	reload := time.NewTicker(10 * time.Second)
@@ -333,5 +338,43 @@ func (r *Router) publish(ev cti.Event) {
 	defer cancel()
 	if err := r.pub.Publish(ctx, ev); err != nil {
 		r.log.Warn("publish event", zap.String("type", ev.EventType()), zap.Error(err))
+	}
+}
+
+// publishFigures publishes each queue's figures once a second when they
+// changed, and every half minute anyway (a wallboard that just connected).
+func (r *Router) publishFigures(ctx context.Context) {
+	last := map[acd.QueueID]cti.QueueFigures{}
+	sent := map[acd.QueueID]time.Time{}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		ids := make([]acd.QueueID, 0, len(r.queues))
+		for id := range r.queues {
+			ids = append(ids, id)
+		}
+		r.mu.Unlock()
+		for _, id := range ids {
+			st, err := r.store.Stats(ctx, id)
+			if err != nil {
+				continue
+			}
+			f := cti.QueueFigures{Queue: string(id), Waiting: st.Waiting, Staffed: st.Staffed, Available: st.Available,
+				AvgHandleMS: st.AvgHandle.Milliseconds(), ExpectedMin: expectedMinutes(st.Waiting+1, st)}
+			prev := last[id]
+			f.At = prev.At
+			if prev == f && time.Since(sent[id]) < 30*time.Second {
+				continue
+			}
+			f.At = time.Now().UTC()
+			r.publish(f)
+			last[id], sent[id] = f, time.Now()
+		}
 	}
 }

@@ -264,6 +264,9 @@ func (c *client) wants(ev event) bool {
 	case "agent", "desk":
 		return ev.agent == me
 	case "queue":
+		if ev.typ == "queue.stats" {
+			return true // every desk may show the queues' figures
+		}
 		if ev.agent == me {
 			if ev.typ == "queue.offer_ended" {
 				c.untrack(ev.callID)

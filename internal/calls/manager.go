@@ -568,6 +568,7 @@ type flowLog struct {
 
 func (f *flowLog) Node(name, typ string) {
 	f.log.Debug("flow node", zap.String("node", name), zap.String("type", typ))
+	f.pub(cti.CallIVRProgress{CallID: f.callID, Node: name, NodeType: typ, At: time.Now().UTC()})
 }
 func (f *flowLog) Prompt(text string, media []string) {
 	f.log.Debug("prompt", zap.String("text", text), zap.Strings("media", media))

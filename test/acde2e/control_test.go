@@ -297,7 +297,15 @@ func TestBlindTransferToQueue(t *testing.T) {
 	waitQueueEvent(t, ctx, "queue.joined", func(e cti.Envelope) bool {
 		return ofCall(id)(e) && e.Decode(&j) == nil && j.Queue == "second"
 	}, nil)
-	time.Sleep(1500 * time.Millisecond)
+	// The second queue's figures show the caller waiting with nobody to take it.
+	var f cti.QueueFigures
+	waitQueueEvent(t, ctx, "queue.stats", func(e cti.Envelope) bool {
+		return e.Decode(&f) == nil && f.Queue == "second" && f.Waiting == 1
+	}, nil)
+	if f.Available != 0 {
+		t.Errorf("queue second figures with nobody logged in: %+v", f)
+	}
+	time.Sleep(500 * time.Millisecond)
 	login(t, "1003")
 	var c cti.CallConnected
 	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {
