@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ccd-platform/ccd/acd"
@@ -70,8 +71,17 @@ func (r *Router) Pause(ctx context.Context, id acd.AgentID, reason string) error
 }
 
 // State reads an agent's live state.
+//
+// A configured agent who never logged in (or whose live state was reset)
+// is logged out; an agent that is not configured is not found.
 func (r *Router) State(ctx context.Context, id acd.AgentID) (acd.Agent, error) {
-	return r.store.Agent(ctx, id)
+	a, err := r.store.Agent(ctx, id)
+	if errors.Is(err, acd.ErrNotFound) {
+		if _, cerr := r.cfg.Agent(ctx, id); cerr == nil {
+			return acd.Agent{ID: id, State: acd.LoggedOut}, nil
+		}
+	}
+	return a, err
 }
 
 // QueueStats reads a queue's live figures.

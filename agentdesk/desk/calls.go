@@ -3,11 +3,11 @@ package desk
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,7 +125,7 @@ const HistoryLength = 5
 // variables); the queue and the time waited; and the customer's last
 // HistoryLength calls with who took them and how they were wrapped up.
 func (d *Desk) ScreenPop(ctx context.Context, callerNumber, did string, ivrContext map[string]string, queue string, waited time.Duration) (ScreenPop, error) {
-	sp := ScreenPop{Caller: callerNumber, DID: did, NewCaller: true, IVR: maps.Clone(ivrContext), Queue: queue,
+	sp := ScreenPop{Caller: callerNumber, DID: did, NewCaller: true, IVR: IVRContext(ivrContext), Queue: queue,
 		WaitedS: waited.Seconds(), History: []Interaction{}}
 	phone, err := NormalizePhone(callerNumber)
 	if err != nil { // withheld or not a number: nothing to look up
@@ -150,6 +150,34 @@ func (d *Desk) ScreenPop(ctx context.Context, callerNumber, did string, ivrConte
 		sp.History = history
 	}
 	return sp, nil
+}
+
+// IVRContext is what a screen pop shows of a flow's variables: the
+// trace-code lookup's fields (trace.*) become trace_code and trace_result
+// unless the flow set those itself, and the call's own identifiers (shown
+// elsewhere on the pop) and the lookup's raw fields are left out.
+func IVRContext(vars map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range vars {
+		switch {
+		case k == "call_id", k == "caller", k == "caller_name", k == "did", strings.HasPrefix(k, "trace."):
+		default:
+			out[k] = v
+		}
+	}
+	if out["trace_code"] == "" && vars["trace.code"] != "" {
+		out["trace_code"] = vars["trace.code"]
+	}
+	if out["trace_result"] == "" && vars["trace.product"] != "" {
+		var parts []string
+		for _, k := range []string{"trace.product", "trace.origin", "trace.produced_on"} {
+			if v := vars[k]; v != "" {
+				parts = append(parts, v)
+			}
+		}
+		out["trace_result"] = strings.Join(parts, ", ")
+	}
+	return out
 }
 
 // CallerPriority is the ACD priority for a caller: LevelPriority of the
