@@ -138,6 +138,19 @@ type ScreenPop struct {
 	At        time.Time         `json:"at"`
 }
 
+// DeskAnswer asks the agent's desktop to answer the call ringing on its
+// softphone (the answer command: a soft answer from the screen or from an
+// integration). A desk phone answers by itself.
+type DeskAnswer struct {
+	CallID string    `json:"call_id"`
+	Agent  string    `json:"agent"`
+	At     time.Time `json:"at"`
+}
+
+func (DeskAnswer) EventType() string { return "desk.answer" }
+func (DeskAnswer) EventVersion() int { return 1 }
+func (e DeskAnswer) Subject() string { return DeskSubject("answer", e.Agent, e.CallID) }
+
 func (ScreenPop) EventType() string { return "desk.screen_pop" }
 func (ScreenPop) EventVersion() int { return 1 }
 func (e ScreenPop) Subject() string { return DeskSubject("screen_pop", e.Agent, e.CallID) }

@@ -10,10 +10,9 @@ import (
 	"github.com/ccd-platform/ccd/cti"
 )
 
-// CTI answers the desktop commands: login, logout, ready, pause, wrap-up
-// done, hang-up, hold, resume, transfers, conference (control.go) and the
-// desk snapshot. Answer is the phone's: a desk phone or the desktop's
-// softphone answers the ringing call itself.
+// CTI answers the desktop commands: login, logout, ready, pause, answer,
+// wrap-up done, hang-up, hold, resume, transfers, conference (control.go)
+// and the desk snapshot.
 type CTI struct {
 	cti.NotImplemented
 	r     *Router
@@ -105,6 +104,21 @@ func (h *CTI) WrapUpDone(ctx context.Context, _ cti.Identity, r cti.WrapUpDoneRe
 		}
 	}
 	return h.status(ctx, r.Agent)
+}
+
+// Answer takes the call ringing for the agent: the agent's desktop is told
+// to answer it on its softphone (desk.answer). A desk phone cannot be
+// answered from afar; its agent lifts the handset.
+func (h *CTI) Answer(ctx context.Context, _ cti.Identity, r cti.AnswerRequest) (cti.CallStatus, error) {
+	a, err := h.r.State(ctx, acd.AgentID(r.Agent))
+	if err != nil {
+		return cti.CallStatus{}, err
+	}
+	if a.State != acd.Reserved || a.Call != acd.CallID(r.CallID) {
+		return cti.CallStatus{}, cti.Errorf(cti.CodeIllegalState, "call %s is not ringing for agent %s (agent %s)", r.CallID, r.Agent, a.State)
+	}
+	h.r.publish(cti.DeskAnswer{CallID: string(r.CallID), Agent: string(r.Agent), At: time.Now().UTC()})
+	return cti.CallStatus{CallID: r.CallID, State: cti.CallStateOffered}, nil
 }
 
 // Hangup ends the agent's side of a connected call (the caller is hung up

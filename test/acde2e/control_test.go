@@ -324,3 +324,34 @@ func TestBlindTransferToQueue(t *testing.T) {
 	})
 	checkRecord(t, ctx, id, "agent")
 }
+
+// The answer command asks the agent's desktop to answer the ringing call
+// (desk.answer); it is refused for a call not ringing for the agent.
+func TestAnswerCommandReachesTheDesk(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	putQueue(t, testQueue("soft"))
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	startAgent(t, ctx, "1001", sipagent.Behaviour{NoAnswer: true})
+	login(t, "1001")
+	const did = "4006002034"
+	queueFlow(t, did, "soft", "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 30*time.Second, "")
+	id := callID(t, ctx, from)
+	waitQueueEvent(t, ctx, "queue.offered", ofCall(id), nil)
+	if code, out := control(t, id, "1002", "answer", nil); code != http.StatusForbidden {
+		t.Errorf("answer by agent 1002 of 1001's offer: %d %s, want 403", code, out)
+	}
+	mustControl(t, id, "1001", "answer", nil)
+	var a cti.DeskAnswer
+	waitQueueEvent(t, ctx, "desk.answer", ofCall(id), &a)
+	if a.Agent != "1001" {
+		t.Errorf("desk.answer for %q, want 1001", a.Agent)
+	}
+	s.Hangup()
+	<-s.Done()
+	// The call is gone: refused (forbidden, as any call not the agent's).
+	if code, out := control(t, id, "1001", "answer", nil); code < 400 {
+		t.Errorf("answer after the caller left: %d %s, want a refusal", code, out)
+	}
+}

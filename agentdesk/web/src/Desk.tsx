@@ -63,6 +63,10 @@ export function Desk({ api, session, onLogout }: { api: Api; session: Session; o
     const stream = openStream({
       onEnvelope: (env) => {
         const a = toAction(env);
+        if (a?.type === 'answerRequest') {
+          if (a.agent === agentId) phoneRef.current?.answer();
+          return;
+        }
         if (a) dispatch(a);
       },
       onStatus: (conn) => dispatch({ type: 'conn', conn }),

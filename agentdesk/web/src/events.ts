@@ -27,6 +27,7 @@ export const EventTypes = {
   resumed: 'call.resumed',
   consult: 'call.consult',
   conferenced: 'call.conferenced',
+  answer: 'desk.answer',
 } as const;
 
 /** What the IVR collected before the caller reached the queue. */
@@ -79,7 +80,9 @@ export type EventAction =
   | { type: 'held'; callId: string; held: boolean }
   /** A party the agent called: ringing, answered, failed or ended. */
   | { type: 'consult'; callId: string; target: string; state: string; conference: boolean }
-  | { type: 'conferenced'; callId: string };
+  | { type: 'conferenced'; callId: string }
+  /** The server asks the softphone to answer (a soft answer from elsewhere). */
+  | { type: 'answerRequest'; callId: string; agent: string };
 
 type Obj = Record<string, unknown>;
 
@@ -217,6 +220,8 @@ export function toAction(env: Envelope): EventAction | null {
       return { type: 'consult', callId: str(d.call_id), target: str(d.target), state: str(d.state), conference: d.conference === true };
     case EventTypes.conferenced:
       return { type: 'conferenced', callId: str(d.call_id) };
+    case EventTypes.answer:
+      return { type: 'answerRequest', callId: str(d.call_id), agent: str(d.agent) };
     case EventTypes.screenPop: {
       const pop = normalizeScreenPop(d);
       return pop ? { type: 'screenPop', pop, agent: str(d.agent) } : null;
