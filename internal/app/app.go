@@ -79,9 +79,28 @@ type App struct {
 	closeOnce sync.Once
 }
 
+// Option changes how Start wires ccd; production passes none.
+type Option func(*options)
+
+type options struct {
+	ariReceived func(ari.Event, time.Time)
+}
+
+// WithARIReceived has fn called with every ARI event and the moment its
+// frame was read off the event WebSocket, once ccd has handled the event
+// (ariconn.Options.OnReceived): benchmarks time event handling with it. fn
+// runs on the event goroutine and must return quickly.
+func WithARIReceived(fn func(ev ari.Event, received time.Time)) Option {
+	return func(o *options) { o.ariReceived = fn }
+}
+
 // Start connects everything and begins taking calls. On error, whatever was
 // started is stopped again.
-func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
+func Start(ctx context.Context, cfg config.Config, log *zap.Logger, opts ...Option) (_ *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -123,8 +142,9 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err
 	a.ari, err = ariconn.New(ariconn.Options{
 		URL: cfg.ARI.URL, User: cfg.ARI.User, Password: cfg.ARI.Password, App: cfg.ARI.App,
 		RequestTimeout: cfg.ARI.RequestTimeout, ReconnectMin: cfg.ARI.ReconnectMin, ReconnectMax: cfg.ARI.ReconnectMax,
-		Logger:  log,
-		OnEvent: func(ev ari.Event) { mgr.HandleEvent(ev) },
+		Logger:     log,
+		OnEvent:    func(ev ari.Event) { mgr.HandleEvent(ev) },
+		OnReceived: o.ariReceived,
 		OnConnect: func(ctx context.Context, _ *ari.AsteriskInfo) {
 			go func() {
 				mgr.Resync(ctx)

@@ -32,7 +32,9 @@ func fakeARI(t *testing.T, frames []string) (url string, sentAt func(i int) time
 				return
 			}
 		}
-		<-ws.Request().Context().Done()
+		var discard []byte
+		for websocket.Message.Receive(ws, &discard) == nil { // until the client goes
+		}
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

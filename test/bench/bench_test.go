@@ -71,8 +71,10 @@ func TestMain(m *testing.M) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	// Agents 2001-2020 for the queue drains, and app_queue on appQueueDID
-	// as their baseline; the hotline benchmarks use neither.
-	s, err := harness.StartWith(ctx, harness.Options{Agents: benchAgents(), AppQueueDID: appQueueDID})
+	// as their baseline; the hotline benchmarks use neither. ccd tells
+	// ariTimes when it read each ARI event (BenchmarkARIToNATS).
+	s, err := harness.StartWith(ctx, harness.Options{Agents: benchAgents(), AppQueueDID: appQueueDID,
+		ARIReceived: ariTimes.observe})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: the private stack did not start: %v\n", err)
 		if s != nil {

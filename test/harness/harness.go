@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/CyCoreSystems/ari/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,8 @@ type Stack struct {
 	DB  *pgxpool.Pool
 	RDB *redis.Client
 
+	opts Options
+
 	mu     sync.Mutex
 	ccd    *app.App
 	events *EventLog
@@ -65,6 +68,10 @@ type Options struct {
 	// AppQueueDID, for benchmarks, is a number Asterisk serves with its own
 	// app_queue (queue appq, every agent a member) instead of ccd.
 	AppQueueDID string
+	// ARIReceived, for benchmarks, is given every ARI event ccd handled and
+	// the moment its frame was read (app.WithARIReceived), by every ccd the
+	// stack starts. It must return quickly.
+	ARIReceived func(ev ari.Event, received time.Time)
 }
 
 // Start brings the default stack up. Call Close when done, even after an error.
@@ -82,7 +89,7 @@ func StartWith(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s = &Stack{Dir: dir}
+	s = &Stack{Dir: dir, opts: o}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -188,7 +195,11 @@ func (s *Stack) StartCCD(ctx context.Context) error {
 	if s.ccd != nil {
 		return errors.New("ccd already running")
 	}
-	a, err := app.Start(ctx, s.Config, s.log.With(zap.String("ccd_start", time.Now().Format("15:04:05.000"))))
+	var opts []app.Option
+	if s.opts.ARIReceived != nil {
+		opts = append(opts, app.WithARIReceived(s.opts.ARIReceived))
+	}
+	a, err := app.Start(ctx, s.Config, s.log.With(zap.String("ccd_start", time.Now().Format("15:04:05.000"))), opts...)
 	if err != nil {
 		return err
 	}

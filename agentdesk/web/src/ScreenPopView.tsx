@@ -27,7 +27,7 @@ export function ScreenPopView({
   const ivr = pop.ivr;
   const hasIvr = ivr.path || ivr.language || ivr.traceCode || ivr.traceResult || Object.keys(ivr.extra).length > 0;
   return (
-    <section className="card pop" aria-labelledby="pop-title" data-testid="screen-pop">
+    <section className="card pop" aria-labelledby="pop-title" data-testid="screen-pop" data-call-id={pop.callId}>
       <h2 id="pop-title">{t('pop.title')}</h2>
       <div className="pop-grid">
         <div>
