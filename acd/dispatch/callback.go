@@ -130,6 +130,9 @@ func (r *Router) callback(ctx context.Context, c acd.QueuedCall, a acd.Assignmen
 		r.Wake()
 	}
 	ag, err := r.cfg.Agent(ctx, a.Agent)
+	if err == nil {
+		ag.Device = r.device(ctx, ag)
+	}
 	if err != nil || ag.Device == "" {
 		log.Error("agent has no device to ring", zap.Error(err))
 		releaseOffer(acd.Rejected, "no device")

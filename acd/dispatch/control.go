@@ -441,6 +441,7 @@ func (s *session) doCall(ctx context.Context, agent cti.AgentID, to cti.Target, 
 		if err != nil {
 			return cti.TransferStatus{}, cti.Errorf(cti.CodeNotFound, "agent %s: %v", p.agent, err)
 		}
+		ag.Device = r.device(ctx, ag)
 		if ag.Device == "" {
 			return cti.TransferStatus{}, cti.Errorf(cti.CodeIllegalState, "agent %s has no device", p.agent)
 		}

@@ -51,6 +51,11 @@ type Publisher interface {
 // Options configure a Router.
 type Options struct {
 	Instance string
+	// Softphone is the dial string of an agent's browser softphone (its
+	// WebRTC seat, e.g. PJSIP/webrtc-1001), "" when it has none. While the
+	// softphone is registered, the agent's calls ring it instead of the
+	// configured device, so an agent needs only a browser.
+	Softphone func(acd.AgentID) string
 	// CallbackEndpoint dials a customer back; {number} is replaced by the
 	// number, e.g. "PJSIP/{number}@trunk".
 	CallbackEndpoint string
@@ -377,4 +382,22 @@ func (r *Router) publishFigures(ctx context.Context) {
 			last[id], sent[id] = f, time.Now()
 		}
 	}
+}
+
+// device is the dial string that rings agent ag now: their browser
+// softphone while it is registered, else their configured device.
+func (r *Router) device(ctx context.Context, ag acd.AgentConfig) string {
+	if r.opts.Softphone == nil {
+		return ag.Device
+	}
+	sp := r.opts.Softphone(ag.ID)
+	if sp == "" || sp == ag.Device {
+		return ag.Device
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if st, err := r.ari.EndpointState(sctx, sp); err == nil && st == "online" {
+		return sp
+	}
+	return ag.Device
 }

@@ -358,6 +358,9 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 	r := w.r
 	log := w.log().With(zap.String("agent", string(a.Agent)))
 	ag, err := r.cfg.Agent(ctx, a.Agent)
+	if err == nil {
+		ag.Device = r.device(ctx, ag)
+	}
 	if err != nil || ag.Device == "" {
 		log.Error("agent has no device to ring", zap.Error(err))
 		w.release(ctx, a, acd.Rejected, "no device")

@@ -189,8 +189,13 @@ func Start(ctx context.Context, cfg config.Config, log *zap.Logger, opts ...Opti
 		Validate: validator(rules),
 		Flows:    a.flows,
 	}
+	softphone, err := softphoneDevices(cfg.Asterisk.Instance)
+	if err != nil {
+		return nil, err
+	}
 	router, err = dispatch.New(a.acdStore, a.acdConfig, a.ari, a.bus, speaker, a.bus.Conn(), dispatch.Options{
 		Instance:         cfg.Instance,
+		Softphone:        softphone,
 		CallbackEndpoint: cfg.ACD.CallbackEndpoint,
 		CallbackAttempts: cfg.ACD.CallbackAttempts,
 		Tick:             cfg.ACD.Tick,
@@ -441,6 +446,24 @@ func softphoneSeats(dir string) (func(acd.AgentID) (desk.SIPAccount, bool), erro
 			return desk.SIPAccount{}, false
 		}
 		return desk.SIPAccount{WSURL: inst.SIPWebSocketURL, URI: "sip:" + ep + "@" + host, Password: pw}, true
+	}, nil
+}
+
+// softphoneDevices gives the dial string of each agent's browser
+// softphone (WebRTC seat) from the Asterisk instance directory.
+func softphoneDevices(dir string) (func(acd.AgentID) string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	inst, err := asterisk.ReadInstance(dir)
+	if err != nil {
+		return nil, fmt.Errorf("asterisk.instance %s: %w", dir, err)
+	}
+	return func(agent acd.AgentID) string {
+		if ep, ok := inst.WebRTCEndpoints[string(agent)]; ok {
+			return "PJSIP/" + ep
+		}
+		return ""
 	}, nil
 }
 

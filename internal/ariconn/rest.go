@@ -123,6 +123,23 @@ func (c *Client) Channel(ctx context.Context, channelID string) (*ari.ChannelDat
 	return &d, nil
 }
 
+// EndpointState is an endpoint's state as Asterisk sees it: "online" when
+// a PJSIP endpoint has a usable contact (a registered phone), "offline",
+// or "unknown". endpoint is a dial string such as PJSIP/webrtc-1001.
+func (c *Client) EndpointState(ctx context.Context, endpoint string) (string, error) {
+	tech, resource, ok := strings.Cut(endpoint, "/")
+	if !ok || tech == "" || resource == "" {
+		return "", fmt.Errorf("ari: endpoint %q is not tech/resource", endpoint)
+	}
+	var d struct {
+		State string `json:"state"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/endpoints/"+url.PathEscape(tech)+"/"+url.PathEscape(resource), nil, nil, &d); err != nil {
+		return "", err
+	}
+	return d.State, nil
+}
+
 // Channels lists the channels Asterisk has now.
 func (c *Client) Channels(ctx context.Context) ([]ari.ChannelData, error) {
 	var list []ari.ChannelData

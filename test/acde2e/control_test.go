@@ -305,7 +305,7 @@ func TestBlindTransferToQueue(t *testing.T) {
 	if f.Available != 0 {
 		t.Errorf("queue second figures with nobody logged in: %+v", f)
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Until(j.At.Add(2200 * time.Millisecond))) // music heard long enough to measure
 	login(t, "1003")
 	var c cti.CallConnected
 	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {

@@ -333,7 +333,9 @@ func setup(t *testing.T, ctx context.Context) trace.Record {
 	mustAPI(t, http.MethodPut, "/api/v1/queues/"+queueID, acd.QueueConfig{ID: queueID, Name: "Trace enquiries",
 		Strategy: acd.LongestIdle, OfferTimeout: 40, RetryDelay: 2, WrapUp: 10, MaxMisses: 0})
 	mustAPI(t, http.MethodPut, "/api/v1/agents/"+browserAgent, acd.AgentConfig{ID: browserAgent, Name: "李娜", Team: "deske2e",
-		Device: "PJSIP/" + stack.Asterisk.WebRTCEndpoints[browserAgent], Skills: map[acd.Skill]int{"trace": 4}})
+		// The agent's configured device is their desk phone (not registered
+		// here): while the page's softphone is registered, calls ring it.
+		Device: "PJSIP/" + browserAgent, Skills: map[acd.Skill]int{"trace": 4}})
 	mustAPI(t, http.MethodPut, "/api/v1/agents/"+phoneAgent, acd.AgentConfig{ID: phoneAgent, Name: "张敏", Team: "deske2e",
 		Device: "PJSIP/" + phoneAgent, Skills: map[acd.Skill]int{"trace": 2}})
 	mustAPI(t, http.MethodPut, "/api/v1/users/"+deskUser, map[string]any{"username": deskUser, "display_name": "李娜",
