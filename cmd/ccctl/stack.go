@@ -42,7 +42,7 @@ func runStack(args []string) error {
 		}
 		fmt.Fprintf(stdout, "\nThe hotline answers on 127.0.0.1:%d. Place a demo call:\n\n  %s\n\n", o.SIPPort, devstack.DemoCall(o))
 		fmt.Fprintf(stdout, "Then see its record:  bin/ccctl cdr --dsn-from %s/ccd.yaml\n\n", o.Dir)
-		fmt.Fprintf(stdout, "The agent desktop (log in as an agent, then place a call to 4006001001):\n\n%s\n", devstack.DeskLogins(o))
+		fmt.Fprintf(stdout, "The agent desktop: log in as li.na (or zhang.min), press Ready, then call as a VIP customer\nwho looks up a trace code and asks for an agent; the page rings, shows the screen pop and takes the call:\n\n%s\n  %s\n\n", devstack.DeskLogins(o), devstack.DeskCall(o))
 		fmt.Fprintf(stdout, "Watch the ACD share calls between two agent phones (each in its own terminal):\n\n%s\n\nStop everything:      make down\n", devstack.ACDDemo(o))
 		return nil
 	case "down":

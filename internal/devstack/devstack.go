@@ -364,11 +364,26 @@ func Status(ctx context.Context, o Options) error {
 	return nil
 }
 
+// DemoCaller is the number demo calls come from; make up stores a VIP
+// customer with it.
+const DemoCaller = "13800138000"
+
 // DemoCall is the ccctl line that places a demo call to the stack: English,
 // trace lookup, the sample code; the caller hangs up after the read-out.
 func DemoCall(o Options) string {
 	o.defaults()
-	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from 13800138000 --digits 'w1500,2,w500,1,w500,%s#' --hangup-after 45s --record /tmp/heard.wav", o.SIPPort, HotlineDID, trace.SampleCode)
+	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from %s --digits 'w1500,2,w500,1,w500,%s#' --hangup-after 45s --record /tmp/heard.wav", o.SIPPort, HotlineDID, DemoCaller, trace.SampleCode)
+}
+
+// DeskCall is the ccctl line that calls the agent line as the demo
+// customer and keys the sample trace code: the desktop of an available
+// agent with the trace skill rings, with the customer and the lookup in its
+// screen pop (the hotline's own way to an agent, 0 in its menus, follows
+// the office hours). The caller records what the agent says and stays
+// until the agent hangs up (at most 5 minutes).
+func DeskCall(o Options) string {
+	o.defaults()
+	return fmt.Sprintf("bin/ccctl call --to 127.0.0.1:%d --did %s --from %s --digits 'w1500,%s#' --max 5m --record /tmp/agent-heard.wav", o.SIPPort, AgentLineDID, DemoCaller, trace.SampleCode)
 }
 
 // ACDDemo is the ccctl lines that start two agent phones, log the agents in

@@ -109,6 +109,22 @@ func seed(ctx context.Context, o Options, dsn, token string, say func(string, ..
 		}
 		say("Desk user   %s (%s) created", u.Username, u.Role)
 	}
+	// A known customer, so the demo call's screen pop shows a VIP profile.
+	var found struct {
+		Customers []json.RawMessage `json:"customers"`
+	}
+	if code, err := api(http.MethodGet, "/api/v1/customers?phone="+DemoCaller, nil, &found); err != nil {
+		return err
+	} else if code == http.StatusOK && len(found.Customers) == 0 {
+		body, _ := json.Marshal(map[string]any{"name": "王建国", "level": "vip", "company": "鲜丰超市",
+			"phones": []string{DemoCaller}, "notes": "Buys chilled pork for three stores; prefers Mandarin."})
+		if code, err := api(http.MethodPost, "/api/v1/customers", body, nil); err != nil {
+			return err
+		} else if code != http.StatusCreated {
+			return fmt.Errorf("demo customer: HTTP %d", code)
+		}
+		say("Customer    王建国 (VIP) on %s, the demo caller", DemoCaller)
+	}
 	for _, f := range []struct {
 		name, did, file string
 		src             []byte
