@@ -114,6 +114,10 @@ type waiter struct {
 	offers int
 	agent  acd.AgentID // the last agent connected
 
+	popMu sync.Mutex
+	pop   *cti.ScreenPop // built while waiting (prefetchPop)
+	popAt time.Time
+
 	annMu   sync.Mutex
 	annStop context.CancelFunc
 	annDone chan struct{}
@@ -159,6 +163,7 @@ func (w *waiter) enter(ctx context.Context) (ivr.QueueResult, acd.QueueID, error
 	log.Info("call queued", zap.Int("priority", w.req.Priority), zap.Int("position", pos), zap.String("prefer_agent", string(prefer)))
 	r.publish(cti.CallQueued{CallID: string(w.call), Queue: string(w.q.ID), Priority: w.req.Priority,
 		Position: pos, PreferAgent: string(prefer), At: time.Now().UTC()})
+	w.prefetchPop(ctx)
 	return w.wait(ctx, assign)
 }
 
@@ -407,8 +412,34 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 	return err == nil, end, err
 }
 
-// screenPop builds and publishes the desktop's screen pop beside the
-// ringing, so a slow customer lookup never delays the agent's phone.
+// popFresh is how long a screen pop built while the caller waits is used
+// as it is; an older one is built again at the offer.
+const popFresh = 2 * time.Minute
+
+// prefetchPop builds the screen pop while the caller waits (customer,
+// history), so that the offer publishes it at once.
+func (w *waiter) prefetchPop(ctx context.Context) {
+	r := w.r
+	if r.opts.ScreenPop == nil {
+		return
+	}
+	in := PopInput{Call: w.call, Caller: w.caller, DID: w.cc.Var("did"), Queue: w.q.ID, IVR: w.req.Vars}
+	go func() {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		pop, err := r.opts.ScreenPop(pctx, in)
+		if err != nil {
+			return // built again at the offer
+		}
+		w.popMu.Lock()
+		w.pop, w.popAt = &pop, time.Now()
+		w.popMu.Unlock()
+	}()
+}
+
+// screenPop publishes the desktop's screen pop beside the ringing: the one
+// built while the caller waited, else one built now, so a slow customer
+// lookup never delays the agent's phone.
 func (w *waiter) screenPop(ctx context.Context, a acd.Assignment) {
 	r := w.r
 	if r.opts.ScreenPop == nil {
@@ -416,6 +447,17 @@ func (w *waiter) screenPop(ctx context.Context, a acd.Assignment) {
 	}
 	in := PopInput{Call: w.call, Agent: a.Agent, Caller: w.caller, DID: w.cc.Var("did"), Queue: w.q.ID,
 		Waited: time.Since(w.since), IVR: w.req.Vars}
+	send := func(pop cti.ScreenPop) {
+		pop.CallID, pop.Agent, pop.Queue, pop.WaitedMS, pop.At = string(w.call), string(a.Agent), string(w.q.ID), in.Waited.Milliseconds(), time.Now().UTC()
+		r.publish(pop)
+	}
+	w.popMu.Lock()
+	cached, at := w.pop, w.popAt
+	w.popMu.Unlock()
+	if cached != nil && time.Since(at) < popFresh {
+		send(*cached)
+		return
+	}
 	go func() {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
@@ -424,8 +466,7 @@ func (w *waiter) screenPop(ctx context.Context, a acd.Assignment) {
 			w.log().Warn("screen pop", zap.Error(err))
 			return
 		}
-		pop.CallID, pop.Agent, pop.Queue, pop.WaitedMS, pop.At = string(w.call), string(a.Agent), string(w.q.ID), in.Waited.Milliseconds(), time.Now().UTC()
-		r.publish(pop)
+		send(pop)
 	}()
 }
 

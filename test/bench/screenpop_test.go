@@ -22,15 +22,15 @@ import (
 
 	"github.com/ccd-platform/ccd/acd"
 	"github.com/ccd-platform/ccd/cti"
-	"github.com/ccd-platform/ccd/internal/sipagent"
 	"github.com/ccd-platform/ccd/internal/sipcall"
 	"github.com/ccd-platform/ccd/test/harness"
 )
 
 // Call offered → screen pop in the browser: an agent is logged in to the
 // real desktop in Debian's Chromium (agentdesk/web/e2e/screenpop-bench.mjs,
-// playwright-core); real calls go through an ACD queue to the agent's desk
-// phone (diago), and the page reports when each call's screen pop appears.
+// playwright-core); real calls go through an ACD queue to the agent, whose
+// browser softphone rings and answers, and the page reports when each
+// call's screen pop appears.
 
 // popDID is the number whose flow queues callers in the screen pop queue.
 const popDID = "4006009200"
@@ -221,16 +221,6 @@ func BenchmarkScreenPop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	phone, err := sipagent.Start(ctx, sipagent.Options{Registrar: stack.SIPAddr(), User: agent,
-		Password:  stack.Asterisk.AgentPasswords[agent],
-		Behaviour: sipagent.Behaviour{AnswerAfter: 200 * time.Millisecond, HangupAfter: 200 * time.Millisecond}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer phone.Close(context.Background())
-	if err := harness.Eventually(ctx, 10*time.Second, func() error { return endpointsFree(ctx, stack, []string{agent}) }); err != nil {
-		b.Fatal(err)
-	}
 	if err := api(http.MethodPost, "/api/v1/agents/"+agent+"/login", nil); err != nil {
 		b.Fatal(err)
 	}
@@ -249,6 +239,12 @@ func BenchmarkScreenPop(b *testing.B) {
 		}
 	}()
 
+	// The page's softphone is registered (its endpoint not in use) before
+	// the first call.
+	seat := stack.Asterisk.WebRTCEndpoints[agent]
+	if err := harness.Eventually(ctx, 20*time.Second, func() error { return endpointsFree(ctx, stack, []string{seat}) }); err != nil {
+		b.Fatal(err)
+	}
 	used := map[string]bool{}
 	var toDOM, toFrame, toPopEvent []time.Duration
 	for i := range warmup + rounds {
@@ -314,11 +310,11 @@ func BenchmarkScreenPop(b *testing.B) {
 	}
 	fmt.Fprintf(&report, "\n## Call offered by the ACD → screen pop in the browser\n\n"+
 		"An agent is logged in to the desktop (/desk/) in Debian's Chromium (headless, playwright-core, same machine); "+
-		"%d real calls from a known customer go one at a time through an ACD queue to the agent's desk phone (diago, answers after 200 ms, hangs up 200 ms later), after %d warm-up calls. "+
+		"%d real calls from a known customer go one at a time through an ACD queue to the agent, whose browser softphone rings (the page answers with F2 after 200 ms and hangs up with F4 200 ms later), after %d warm-up calls. "+
 		"Measured from the time of the ACD's queue.offered event (set as it is published) to the moment the call's screen pop "+
 		"(`[data-testid=screen-pop][data-call-id=…]`: customer, IVR context, last calls) is added to the page's DOM (a MutationObserver, "+
 		"performance.timeOrigin + performance.now()), and to the next animation frame, the one that paints it. "+
-		"The screen pop is built beside the ringing (customer and history from PostgreSQL), published on NATS as desk.screen_pop and "+
+		"The screen pop is built while the caller waits (customer and last calls from PostgreSQL; at the offer if it is not ready), published at the offer on NATS as desk.screen_pop and "+
 		"sent to the browser over the agent's event WebSocket. Goal: p99 < 50 ms.\n\n"+
 		"| from queue.offered to | p50 | p99 | max |\n|---|---|---|---|\n%s%s%s",
 		rounds, warmup,

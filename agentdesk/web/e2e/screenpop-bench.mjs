@@ -45,6 +45,9 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-sync',
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
+    '--allow-loopback-in-peer-connection',
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--autoplay-policy=no-user-gesture-required',
   ],
   viewport: { width: 1366, height: 768 },
   locale: 'zh-CN',
@@ -98,6 +101,24 @@ try {
       }
     }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-call-id'] });
   });
+  // The agent works in the page: its softphone rings (ccd rings the
+  // registered browser), the script answers with F2 after 200 ms and hangs
+  // up with F4 200 ms later, like a quick agent.
+  void (async () => {
+    const answer = page.locator('button.answer');
+    for (;;) {
+      try {
+        await answer.waitFor({ timeout: 0 });
+        await page.waitForTimeout(200);
+        await page.keyboard.press('F2');
+        await page.waitForTimeout(200);
+        await page.keyboard.press('F4');
+        await answer.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+      } catch {
+        return; // the page is closing
+      }
+    }
+  })();
   console.log('ready');
   process.stdin.resume();
   process.stdin.on('end', () => void close(0));
