@@ -119,6 +119,8 @@ func Up(ctx context.Context, o Options) error {
 	cfg.Storage.Dir = o.path("data")
 	cfg.Asterisk.Instance = o.path("asterisk")
 	cfg.TTS.MediaURL = "http://" + o.HTTPListen
+	// The desktop's "duty manager" transfers go to the demo team leader's seat.
+	cfg.ACD.DutyManager = "agent:1002"
 	if cfg.API.Token, err = secret(o.path("api.token")); err != nil {
 		return err
 	}
