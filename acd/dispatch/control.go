@@ -73,6 +73,7 @@ type session struct {
 	n      int // legs dialled by the session
 	end    *talkEnd
 	cmds   chan sessionCmd
+	done   chan struct{} // closed when the session has ended
 	log    *zap.Logger
 }
 
@@ -109,6 +110,8 @@ func (r *Router) exec(ctx context.Context, call cti.CallID, do func(s *session, 
 	cmd := sessionCmd{do: func(ctx context.Context) (any, error) { return do(s, ctx) }, reply: reply}
 	select {
 	case s.cmds <- cmd:
+	case <-s.done:
+		return nil, cti.Errorf(cti.CodeNotFound, "call %s has ended", call)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -124,8 +127,9 @@ func (r *Router) exec(ctx context.Context, call cti.CallID, do func(s *session, 
 // (a hang-up or a blind transfer).
 func (s *session) run(ctx context.Context) *talkEnd {
 	w, r := s.w, s.w.r
-	defer r.removeSession(s) // added by talk
 	defer s.drainCmds()
+	defer close(s.done)
+	defer r.removeSession(s) // added by talk
 	for s.end == nil {
 		var partyAnswered <-chan struct{}
 		var partyGone <-chan string
@@ -455,6 +459,7 @@ func (s *session) doCall(ctx context.Context, agent cti.AgentID, to cti.Target, 
 	default:
 		return cti.TransferStatus{}, cti.Errorf(cti.CodeInvalid, "a %s cannot be consulted; transfer the call to it", to.Kind)
 	}
+	wasHeld := s.held
 	if !conference {
 		if err := s.hold(ctx); err != nil {
 			s.releaseClaim(ctx, p, false)
@@ -467,6 +472,9 @@ func (s *session) doCall(ctx context.Context, agent cti.AgentID, to cti.Target, 
 		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID), "CCD_AGENT": string(p.agent)}})
 	if err != nil {
 		s.releaseClaim(ctx, p, false)
+		if !wasHeld {
+			s.stopHold(ctx) // the caller comes back to the agent
+		}
 		return cti.TransferStatus{}, cti.Errorf(cti.CodeUnavailable, "call %s: %v", to, err)
 	}
 	p.leg = leg

@@ -482,7 +482,7 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 	log := w.log().With(zap.String("agent", string(a.Agent)), zap.String("leg_id", leg.ID))
 	bridgeID := "acd-" + string(w.call)
 	w.agent = a.Agent
-	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), log: log}
+	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), done: make(chan struct{}), log: log}
 	if fresh {
 		if _, err := r.store.Release(context.WithoutCancel(ctx), a.Call, acd.Answered); err != nil {
 			log.Error("agent answered but the reservation is gone", zap.Error(err))
