@@ -33,7 +33,7 @@ type CallerChannel interface {
 	LeaveBridge(ctx context.Context, bridgeID string) error
 	AddLegToBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
 	RemoveLegFromBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
-	Transfer(ctx context.Context, to string, timeout time.Duration) error
+	Ring(ctx context.Context) (stop func())
 }
 
 var _ CallerChannel = (*arichan.Channel)(nil)
@@ -342,16 +342,52 @@ func (w *waiter) follow(ctx context.Context, connected bool, end *talkEnd, err e
 }
 
 // toNumber connects the caller to an outside number after a blind
-// transfer; unanswered, the caller goes back to the queue.
+// transfer (ringback while it rings); unanswered, the caller goes back to
+// the queue. Once connected, either side hanging up ends the call.
 func (w *waiter) toNumber(ctx context.Context, number string) (ivr.QueueResult, acd.QueueID, bool, error) {
+	log := w.log().With(zap.String("number", number))
 	endpoint := strings.ReplaceAll(w.r.opts.CallbackEndpoint, "{number}", number)
-	err := w.cc.Transfer(ctx, endpoint, consultRing)
-	switch {
-	case errors.Is(err, arichan.ErrNoAnswer):
-		w.log().Info("transfer target did not answer: back to the queue", zap.String("number", number), zap.Error(err))
+	stopRing := w.cc.Ring(ctx)
+	w.offers++
+	leg, err := w.cc.Dial(ctx, arichan.DialOptions{To: endpoint, Timeout: consultRing, LegID: fmt.Sprintf("cons-%s-x%d", w.call, w.offers),
+		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID)}})
+	if err != nil {
+		stopRing()
+		if ctx.Err() != nil {
+			return ivr.QueueResult{}, "", true, context.Cause(ctx)
+		}
+		log.Warn("transfer to a number failed: back to the queue", zap.Error(err))
 		return ivr.QueueResult{}, w.q.ID, true, nil
-	case err != nil:
-		return ivr.QueueResult{}, "", true, err
+	}
+	defer w.cc.DropLeg(leg)
+	select {
+	case <-leg.Answered():
+	case cause := <-leg.Gone():
+		stopRing()
+		log.Info("transfer target did not answer: back to the queue", zap.String("cause", cause))
+		return ivr.QueueResult{}, w.q.ID, true, nil
+	case <-ctx.Done():
+		stopRing()
+		leg.Hangup(ctx)
+		return ivr.QueueResult{}, "", true, context.Cause(ctx)
+	}
+	stopRing()
+	bridgeID := "acd-" + string(w.call)
+	if err := w.cc.Bridge(ctx, bridgeID, leg); err != nil {
+		leg.Hangup(ctx)
+		if ctx.Err() != nil {
+			return ivr.QueueResult{}, "", true, context.Cause(ctx)
+		}
+		log.Error("bridge caller and number: back to the queue", zap.Error(err))
+		return ivr.QueueResult{}, w.q.ID, true, nil
+	}
+	defer w.cc.DestroyBridge(ctx, bridgeID)
+	log.Info("caller connected to the number")
+	select {
+	case cause := <-leg.Gone():
+		log.Info("the number hung up", zap.String("cause", cause))
+	case <-ctx.Done():
+		leg.Hangup(ctx)
 	}
 	return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(w.agent)}, "", true, nil
 }

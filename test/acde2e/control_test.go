@@ -13,6 +13,7 @@ import (
 	"github.com/ccd-platform/ccd/internal/audio"
 	"github.com/ccd-platform/ccd/internal/sipagent"
 	"github.com/ccd-platform/ccd/internal/sipcall"
+	"github.com/ccd-platform/ccd/test/harness"
 )
 
 // Each agent phone of these tests sends its own tone, so what the caller
@@ -354,4 +355,61 @@ func TestAnswerCommandReachesTheDesk(t *testing.T) {
 	if code, out := control(t, id, "1001", "answer", nil); code < 400 {
 		t.Errorf("answer after the caller left: %d %s, want a refusal", code, out)
 	}
+}
+
+// A consultation whose target is busy leaves the caller on hold until the
+// agent takes them back; a blind transfer to an outside number (a remote
+// engineer; numbers are dialled as PJSIP/{number} in these tests) connects
+// the caller to it and frees the agent.
+func TestFailedConsultAndTransferToNumber(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	putQueue(t, testQueue("ext"))
+	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
+	startTonedAgent(t, ctx, "1001")
+	busy := startAgent(t, ctx, "1002", sipagent.Behaviour{Reject: 486})
+	startTonedAgent(t, ctx, "1003") // the engineer's phone, not an agent of the ACD
+	login(t, "1001")
+	const did = "4006002035"
+	queueFlow(t, did, "ext", "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 60*time.Second, "")
+	id := callID(t, ctx, from)
+	c := connected(t, ctx, id)
+	time.Sleep(1500 * time.Millisecond)
+
+	mustControl(t, id, "1001", "transfer", map[string]string{"kind": "external", "to": "1002", "mode": "consult"})
+	consulting := eventAt(t, ctx, "call.consult", id, field("state", "ringing"))
+	failed := eventAt(t, ctx, "call.consult", id, field("state", "failed"))
+	if _, err := busy.WaitCall(ctx); err != nil {
+		t.Errorf("the consulted number never rang: %v", err)
+	}
+	time.Sleep(2 * time.Second) // still on hold: the agent decides
+	mustControl(t, id, "1001", "resume", nil)
+	resumed := eventAt(t, ctx, "call.resumed", id, nil)
+	time.Sleep(2 * time.Second)
+
+	mustControl(t, id, "1001", "transfer", map[string]string{"kind": "external", "to": "1003"})
+	moved := eventAt(t, ctx, "call.transferred", id, field("target", "number:1003"))
+	if err := harness.Eventually(ctx, 5*time.Second, func() error {
+		if st := agentState(t, "1001"); st.State != acd.Available {
+			return fmt.Errorf("agent 1001 after the transfer: %s", st.State)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	end := time.Now()
+	s.Hangup()
+	res, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeard(t, s, res.Heard, []span{
+		{name: "talking to 1001", from: settle(c.At), to: before(consulting), hear: []string{"1001"}},
+		{name: "held while the number is busy", from: settle(failed), to: before(resumed), noneHeard: true},
+		{name: "back with 1001", from: settle(resumed), to: before(moved), hear: []string{"1001"}},
+		{name: "with the engineer", from: moved.Add(1500 * time.Millisecond), to: before(end), hear: []string{"1003"}, not: []string{"1001"}},
+	})
+	checkRecord(t, ctx, id, "agent")
 }
