@@ -129,14 +129,15 @@ func logoutEventually(t *testing.T, id string) {
 func agentState(t *testing.T, id string) acd.Agent {
 	t.Helper()
 	var a struct {
-		State  acd.State `json:"state"`
-		Reason string    `json:"reason"`
-		Misses int       `json:"misses"`
+		State  acd.State  `json:"state"`
+		Reason string     `json:"reason"`
+		Misses int        `json:"misses"`
+		Call   acd.CallID `json:"call_id"`
 	}
 	if err := json.Unmarshal(mustAPI(t, http.MethodGet, "/api/v1/agents/"+id+"/state", nil), &a); err != nil {
 		t.Fatal(err)
 	}
-	return acd.Agent{ID: acd.AgentID(id), State: a.State, Reason: a.Reason, Misses: a.Misses}
+	return acd.Agent{ID: acd.AgentID(id), State: a.State, Reason: a.Reason, Misses: a.Misses, Call: a.Call}
 }
 
 // queueFlow publishes a flow that queues callers to DID did in queue, with a

@@ -252,3 +252,128 @@ func TestKill9Recovery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKill9DuringConsultation kills ccd while the agent consults a
+// colleague with the caller on hold: after the restart the consultation is
+// over (the colleague's leg hung up, the colleague free), the caller is back
+// with the agent, hearing them, and the call ends and is recorded as usual.
+func TestKill9DuringConsultation(t *testing.T) {
+	ctx := ctxFor(t, 3*time.Minute)
+	bin := buildCCD(t)
+	putQueue(t, testQueue("crashc"))
+	for _, id := range []string{"1001", "1002"} {
+		putAgent(t, id, 0, map[acd.Skill]int{"general": 3})
+	}
+	const did = "4006002036"
+	queueFlow(t, did, "crashc", "0")
+	agent := startTonedAgent(t, ctx, "1001")
+	colleague := startTonedAgent(t, ctx, "1002")
+
+	if err := stack.StopCCD(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if stack.CCD() == nil {
+			if err := stack.StartCCD(context.Background()); err != nil {
+				t.Errorf("restart in-process ccd: %v", err)
+				return
+			}
+		}
+		logoutEventually(t, "1001")
+		logoutEventually(t, "1002")
+	})
+	cfg, err := yaml.Marshal(stack.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath, logPath := filepath.Join(dir, "ccd.yaml"), filepath.Join(dir, "ccd.log")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p1 := startProcess(t, ctx, bin, cfgPath, logPath)
+	mustAPI(t, http.MethodPost, "/api/v1/agents/1001/login", nil)
+
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 2*time.Minute, "")
+	agentCall, err := agent.WaitCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agentCall.WaitAnswered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustAPI(t, http.MethodPost, "/api/v1/agents/1002/login", nil)
+	var id string
+	if err := harness.Eventually(ctx, 10*time.Second, func() error {
+		id = string(agentState(t, "1001").Call)
+		if id == "" {
+			return fmt.Errorf("agent 1001 has no call yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustControl(t, id, "1001", "transfer", map[string]string{"kind": "agent", "to": "1002", "mode": "consult"})
+	consult, err := colleague.WaitCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := consult.WaitAnswered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.Eventually(ctx, 10*time.Second, func() error {
+		if st := agentState(t, "1002").State; st != acd.OnCall {
+			return fmt.Errorf("consulted agent 1002 is %s", st)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p1.cmd.Wait()
+	t.Log("ccd killed with -9 during a consultation")
+	startProcess(t, ctx, bin, cfgPath, logPath)
+	back := time.Now()
+
+	if _, err := consult.Wait(ctx); err != nil {
+		t.Fatalf("the consultation leg after the restart: %v", err)
+	}
+	if err := harness.Eventually(ctx, 15*time.Second, func() error {
+		if st := agentState(t, "1002").State; st != acd.Available {
+			return fmt.Errorf("consulted agent 1002 is %s", st)
+		}
+		if st := agentState(t, "1001").State; st != acd.OnCall {
+			return fmt.Errorf("agent 1001 is %s", st)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, tail(logPath, 40))
+	}
+	time.Sleep(time.Until(back.Add(4 * time.Second)))
+	end := time.Now()
+	agentCall.Hangup()
+	res, err := s.Wait()
+	if err != nil || res.HungUpBy != "remote" {
+		t.Fatalf("the call's end: %v %+v", err, res)
+	}
+	checkHeard(t, s, res.Heard, []span{
+		{name: "back with the agent after the restart", from: back.Add(1500 * time.Millisecond), to: before(end), hear: []string{"1001"}, not: []string{"1002"}},
+	})
+	if err := harness.Eventually(ctx, 15*time.Second, func() error {
+		var outcome string
+		var ended *time.Time
+		if err := stack.DB.QueryRow(ctx, `SELECT outcome, ended_at FROM call_records WHERE caller_number = $1`, from).Scan(&outcome, &ended); err != nil {
+			return err
+		}
+		if outcome != "agent" || ended == nil {
+			return fmt.Errorf("record: outcome %q, ended %v", outcome, ended)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, tail(logPath, 40))
+	}
+}
