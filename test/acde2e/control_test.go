@@ -28,20 +28,8 @@ var tones = map[string]float64{"1001": tone1001, "1002": tone1002, "1003": tone1
 
 func startTonedAgent(t *testing.T, ctx context.Context, id string) *sipagent.Agent {
 	t.Helper()
-	a, err := sipagent.Start(ctx, sipagent.Options{Registrar: stack.SIPAddr(), User: id,
-		Password: stack.Asterisk.AgentPasswords[id], Behaviour: sipagent.Behaviour{AnswerAfter: 200 * time.Millisecond},
+	return startPhone(t, ctx, sipagent.Options{User: id, Behaviour: sipagent.Behaviour{AnswerAfter: 200 * time.Millisecond},
 		Play: sipagent.ToneBursts(tones[id])})
-	if err != nil {
-		t.Fatalf("agent %s: %v", id, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Close(ctx); err != nil {
-			t.Errorf("close agent %s: %v", id, err)
-		}
-	})
-	return a
 }
 
 // control posts a call-control command for agent and returns the status.

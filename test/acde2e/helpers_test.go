@@ -170,8 +170,16 @@ nodes:
 // startAgent registers agent id from 127.0.0.2 and closes it when the test ends.
 func startAgent(t *testing.T, ctx context.Context, id string, b sipagent.Behaviour) *sipagent.Agent {
 	t.Helper()
-	a, err := sipagent.Start(ctx, sipagent.Options{Registrar: stack.SIPAddr(), User: id,
-		Password: stack.Asterisk.AgentPasswords[id], Behaviour: b})
+	return startPhone(t, ctx, sipagent.Options{User: id, Behaviour: b})
+}
+
+// startPhone registers the phone o describes (its registrar and password
+// filled in) and closes it when the test ends.
+func startPhone(t *testing.T, ctx context.Context, o sipagent.Options) *sipagent.Agent {
+	t.Helper()
+	id := o.User
+	o.Registrar, o.Password = stack.SIPAddr(), stack.Asterisk.AgentPasswords[id]
+	a, err := sipagent.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("agent %s: %v", id, err)
 	}

@@ -76,6 +76,38 @@ func startProcess(t *testing.T, ctx context.Context, bin, cfgPath, logPath strin
 	return p
 }
 
+// asProcess stops the stack's in-process ccd and writes its configuration
+// for a ccd process (startProcess); when the test ends the in-process ccd
+// runs again and agents are logged out.
+func asProcess(t *testing.T, ctx context.Context, agents ...string) (cfgPath, logPath string) {
+	t.Helper()
+	if err := stack.StopCCD(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Runs after the processes are killed.
+		if stack.CCD() == nil {
+			if err := stack.StartCCD(context.Background()); err != nil {
+				t.Errorf("restart in-process ccd: %v", err)
+				return
+			}
+		}
+		for _, a := range agents {
+			logoutEventually(t, a)
+		}
+	})
+	cfg, err := yaml.Marshal(stack.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath, logPath = filepath.Join(dir, "ccd.yaml"), filepath.Join(dir, "ccd.log")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, logPath
+}
+
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -119,30 +151,7 @@ func TestKill9Recovery(t *testing.T) {
 	ringer := startAgent(t, ctx, "1002", sipagent.Behaviour{NoAnswer: true})
 
 	// From here ccd runs as a process that can be killed.
-	if err := stack.StopCCD(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Runs after the processes are killed: the in-process ccd again,
-		// and the agents logged out.
-		if stack.CCD() == nil {
-			if err := stack.StartCCD(context.Background()); err != nil {
-				t.Errorf("restart in-process ccd: %v", err)
-				return
-			}
-		}
-		logoutEventually(t, "1001")
-		logoutEventually(t, "1002")
-	})
-	cfg, err := yaml.Marshal(stack.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfgPath, logPath := filepath.Join(dir, "ccd.yaml"), filepath.Join(dir, "ccd.log")
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, logPath := asProcess(t, ctx, "1001", "1002")
 	p1 := startProcess(t, ctx, bin, cfgPath, logPath)
 	mustAPI(t, http.MethodPost, "/api/v1/agents/1001/login", nil) // idle the longest: takes the first call
 	mustAPI(t, http.MethodPost, "/api/v1/agents/1002/login", nil)
@@ -269,28 +278,7 @@ func TestKill9DuringConsultation(t *testing.T) {
 	agent := startTonedAgent(t, ctx, "1001")
 	colleague := startTonedAgent(t, ctx, "1002")
 
-	if err := stack.StopCCD(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if stack.CCD() == nil {
-			if err := stack.StartCCD(context.Background()); err != nil {
-				t.Errorf("restart in-process ccd: %v", err)
-				return
-			}
-		}
-		logoutEventually(t, "1001")
-		logoutEventually(t, "1002")
-	})
-	cfg, err := yaml.Marshal(stack.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfgPath, logPath := filepath.Join(dir, "ccd.yaml"), filepath.Join(dir, "ccd.log")
-	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, logPath := asProcess(t, ctx, "1001", "1002")
 	p1 := startProcess(t, ctx, bin, cfgPath, logPath)
 	mustAPI(t, http.MethodPost, "/api/v1/agents/1001/login", nil)
 
