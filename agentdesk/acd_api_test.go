@@ -55,6 +55,13 @@ func (f *fakeControl) move(id acd.AgentID, to acd.State, reason string) error {
 }
 
 func (f *fakeControl) Login(_ context.Context, id acd.AgentID) error {
+	f.mu.Lock()
+	a, ok := f.agents[id]
+	in := ok && a.State != acd.LoggedOut
+	f.mu.Unlock()
+	if in {
+		return nil // as the ACD: logged in already, nothing changes
+	}
 	return f.move(id, acd.Available, "")
 }
 func (f *fakeControl) Logout(_ context.Context, id acd.AgentID) error {
@@ -152,7 +159,7 @@ func TestACDAPI(t *testing.T) {
 
 		{"state logged out", "GET", "/api/v1/agents/1001/state", "", 200, []string{`"state": "logged_out"`}},
 		{"ready while logged out", "POST", "/api/v1/agents/1001/ready", "", 200, []string{`"state": "available"`}},
-		{"login twice", "POST", "/api/v1/agents/1001/login", "", 409, []string{"available → available"}},
+		{"login twice", "POST", "/api/v1/agents/1001/login", "", 200, []string{`"state": "available"`}},
 		{"pause", "POST", "/api/v1/agents/1001/pause", `{"reason": "lunch"}`, 200, []string{`"state": "paused"`, `"reason": "lunch"`}},
 		{"pause twice", "POST", "/api/v1/agents/1001/pause", `{"reason": "break"}`, 409, nil},
 		{"pause unknown reason", "POST", "/api/v1/agents/1001/pause", `{"reason": "nap"}`, 422, []string{`unknown pause reason \"nap\"`}},

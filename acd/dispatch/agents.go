@@ -17,6 +17,9 @@ func (r *Router) Login(ctx context.Context, id acd.AgentID) error {
 	if a.Device == "" {
 		return fmt.Errorf("%w: agent %s has no device to ring", acd.ErrInvalid, id)
 	}
+	if cur, err := r.store.Agent(ctx, id); err == nil && cur.State != acd.LoggedOut {
+		return nil // logged in already: nothing changes
+	}
 	if err := r.store.Login(ctx, acd.Login{Agent: id, Rank: a.Rank, Skills: a.Skills}); err != nil {
 		return err
 	}

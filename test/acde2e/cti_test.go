@@ -111,6 +111,10 @@ func TestCallControlOverHTTP(t *testing.T) {
 	putAgent(t, "1001", 0, map[acd.Skill]int{"general": 3})
 	startAgent(t, ctx, "1001", sipagent.Behaviour{AnswerAfter: 100 * time.Millisecond})
 	login(t, "1001")
+	mustAPI(t, http.MethodPost, "/api/v1/agents/1001/login", nil) // logging in again changes nothing
+	if st := agentState(t, "1001"); st.State != acd.Available {
+		t.Fatalf("agent 1001 after a second login: %s", st.State)
+	}
 	const did = "4006002015"
 	queueFlow(t, did, "ctl", "0")
 	from := callerNumber()
