@@ -59,9 +59,15 @@ func TestCTICommandsDriveTheACD(t *testing.T) {
 	if st, err = c.Ready(ctx, lead, cti.ReadyRequest{Agent: "1001"}); err != nil || st.State != string(acd.Available) {
 		t.Fatalf("team leader makes 1001 ready: %+v %v", st, err)
 	}
-	// Illegal transitions come back typed.
-	if _, err := c.Login(ctx, li, cti.LoginRequest{}); !errors.Is(err, cti.ErrIllegalState) {
-		t.Errorf("second login: %v, want illegal_state", err)
+	// Logging in again changes nothing; illegal transitions come back typed.
+	if st, err := c.Login(ctx, li, cti.LoginRequest{}); err != nil || st.State != string(acd.Available) {
+		t.Errorf("second login: %+v %v, want available", st, err)
+	}
+	if _, err := c.Pause(ctx, li, cti.PauseRequest{Reason: "lunch"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pause(ctx, li, cti.PauseRequest{Reason: "break"}); !errors.Is(err, cti.ErrIllegalState) {
+		t.Errorf("pause while paused: %v, want illegal_state", err)
 	}
 }
 
