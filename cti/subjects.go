@@ -24,6 +24,7 @@ import (
 //	cc.queue.stats.<queue>.all  a queue's figures (waiting, staffed, available,
 //	                           longest wait), when they change
 //	cc.acd.assign.<instance>   ACD assignments for the ccd instance holding the call
+//	cc.acd.control.<instance>  call control forwarded to the instance running the call
 //
 // Commands: what a desktop asks for. NATS request/reply; the request body is
 // the command's JSON request, the reply {"data": response} or
@@ -84,6 +85,10 @@ func AllQueueEvents() string { return subjectRoot + ".queue.>" }
 // AssignSubject carries the ACD's assignments to the ccd instance that holds
 // the caller's channel.
 func AssignSubject(instance string) string { return subjectRoot + ".acd.assign." + instance }
+
+// ControlSubject carries call-control commands to the ccd instance that
+// runs the call (request/reply), from the instance that took the command.
+func ControlSubject(instance string) string { return subjectRoot + ".acd.control." + instance }
 
 const commandPrefix = subjectRoot + ".cmd." + CommandVersion + "."
 

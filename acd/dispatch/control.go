@@ -2,11 +2,13 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	"github.com/ccd-platform/ccd/acd"
@@ -101,10 +103,7 @@ func (r *Router) session(call acd.CallID) *session {
 func (r *Router) exec(ctx context.Context, call cti.CallID, do func(s *session, ctx context.Context) (any, error)) (any, error) {
 	s := r.session(acd.CallID(call))
 	if s == nil {
-		if c, err := r.store.Call(ctx, acd.CallID(call)); err == nil && c.Owner != "" && c.Owner != r.opts.Instance {
-			return nil, cti.Errorf(cti.CodeUnavailable, "call %s is handled by ccd instance %s", call, c.Owner)
-		}
-		return nil, cti.Errorf(cti.CodeNotFound, "call %s is not connected to an agent", call)
+		return nil, errElsewhere(call)
 	}
 	reply := make(chan cmdReply, 1)
 	cmd := sessionCmd{do: func(ctx context.Context) (any, error) { return do(s, ctx) }, reply: reply}
@@ -637,41 +636,153 @@ func (s *session) doConference(ctx context.Context, agent cti.AgentID, to *cti.T
 	return s.status(), nil
 }
 
+// controlOp is one call-control command on a call; it is forwarded as it
+// is to the ccd instance running the call when another one took it.
+type controlOp struct {
+	Op    cti.Command `json:"op"`
+	Agent cti.AgentID `json:"agent"`
+	Call  cti.CallID  `json:"call_id"`
+	To    *cti.Target `json:"to,omitempty"`
+}
+
+// controlReply is the answer to a forwarded controlOp.
+type controlReply struct {
+	Data  json.RawMessage `json:"data,omitempty"`
+	Error *cti.Error      `json:"error,omitempty"`
+}
+
+// apply runs op in the session's loop.
+func (s *session) apply(ctx context.Context, op controlOp) (any, error) {
+	needTo := func() error {
+		if op.To == nil {
+			return cti.Errorf(cti.CodeInvalid, "%s needs a target", op.Op)
+		}
+		return nil
+	}
+	switch op.Op {
+	case cti.CmdHold:
+		return s.doHold(ctx, op.Agent)
+	case cti.CmdResume:
+		return s.doResume(ctx, op.Agent)
+	case cti.CmdBlindTransfer:
+		if err := needTo(); err != nil {
+			return nil, err
+		}
+		return s.doBlind(ctx, op.Agent, *op.To)
+	case cti.CmdConsultTransfer:
+		if err := needTo(); err != nil {
+			return nil, err
+		}
+		return s.doCall(ctx, op.Agent, *op.To, false)
+	case cti.CmdCompleteTransfer:
+		return s.doComplete(ctx, op.Agent)
+	case cti.CmdConference:
+		return s.doConference(ctx, op.Agent, op.To)
+	case cti.CmdHangup:
+		if err := s.mine(op.Agent); err != nil {
+			return nil, err
+		}
+		s.leg.Hangup(ctx) // the session ends the call (or hands it over) as for a hang-up on the phone
+		return cti.CallStatus{CallID: op.Call, State: cti.CallStateEnded}, nil
+	case cti.CmdSnapshot:
+		info := cti.CallInfo{ID: op.Call, Caller: s.w.caller, State: s.state()}
+		if s.party != nil {
+			info.Party = s.party.target.String()
+		}
+		return info, nil
+	}
+	return nil, cti.Errorf(cti.CodeInvalid, "command %s is not call control", op.Op)
+}
+
+// errElsewhere: the call is not connected on this instance (nor known to
+// run on another one).
+func errElsewhere(call cti.CallID) error {
+	return cti.Errorf(cti.CodeNotFound, "call %s is not connected to an agent", call)
+}
+
+// control runs op where the call runs: in its session on this instance, or
+// forwarded over NATS to the instance that owns it.
+func control[T any](ctx context.Context, r *Router, op controlOp) (T, error) {
+	var out T
+	if r.session(acd.CallID(op.Call)) != nil {
+		v, err := r.exec(ctx, op.Call, func(s *session, ctx context.Context) (any, error) { return s.apply(ctx, op) })
+		if err != nil {
+			return out, err
+		}
+		return v.(T), nil
+	}
+	c, err := r.store.Call(ctx, acd.CallID(op.Call))
+	if err != nil || c.Owner == "" || c.Owner == r.opts.Instance || r.nc == nil {
+		return out, errElsewhere(op.Call)
+	}
+	data, err := json.Marshal(op)
+	if err != nil {
+		return out, err
+	}
+	msg, err := r.nc.RequestWithContext(ctx, cti.ControlSubject(c.Owner), data)
+	if err != nil {
+		return out, cti.Errorf(cti.CodeUnavailable, "call %s runs on ccd instance %s, which does not answer: %v", op.Call, c.Owner, err)
+	}
+	var rep controlReply
+	if err := json.Unmarshal(msg.Data, &rep); err != nil {
+		return out, cti.Errorf(cti.CodeInternal, "reply of ccd instance %s: %v", c.Owner, err)
+	}
+	if rep.Error != nil {
+		return out, rep.Error
+	}
+	if err := json.Unmarshal(rep.Data, &out); err != nil {
+		return out, cti.Errorf(cti.CodeInternal, "reply of ccd instance %s: %v", c.Owner, err)
+	}
+	return out, nil
+}
+
+// serveControl answers the call-control commands other instances forward
+// to this one: only calls whose session runs here.
+func (r *Router) serveControl(m *nats.Msg) {
+	var op controlOp
+	reply := controlReply{}
+	if err := json.Unmarshal(m.Data, &op); err != nil {
+		reply.Error = cti.Errorf(cti.CodeInvalid, "forwarded command: %v", err)
+	} else if r.session(acd.CallID(op.Call)) == nil {
+		reply.Error = cti.Errorf(cti.CodeNotFound, "call %s is not connected on ccd instance %s", op.Call, r.opts.Instance)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		v, err := r.exec(ctx, op.Call, func(s *session, ctx context.Context) (any, error) { return s.apply(ctx, op) })
+		cancel()
+		if err != nil {
+			reply.Error = cti.Errorf(cti.CodeOf(err), "%s", strings.TrimPrefix(err.Error(), string(cti.CodeOf(err))+": "))
+		} else if reply.Data, err = json.Marshal(v); err != nil {
+			reply.Error = cti.Errorf(cti.CodeInternal, "encode: %v", err)
+		}
+	}
+	data, _ := json.Marshal(reply)
+	if err := m.Respond(data); err != nil {
+		r.log.Warn("answer a forwarded command", zap.Error(err))
+	}
+}
+
 // Call-control commands of the CTI handler.
 
 func (h *CTI) Hold(ctx context.Context, _ cti.Identity, r cti.HoldRequest) (cti.CallStatus, error) {
-	return runAs[cti.CallStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) { return s.doHold(ctx, r.Agent) })
+	return control[cti.CallStatus](ctx, h.r, controlOp{Op: cti.CmdHold, Agent: r.Agent, Call: r.CallID})
 }
 
 func (h *CTI) Resume(ctx context.Context, _ cti.Identity, r cti.ResumeRequest) (cti.CallStatus, error) {
-	return runAs[cti.CallStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) { return s.doResume(ctx, r.Agent) })
+	return control[cti.CallStatus](ctx, h.r, controlOp{Op: cti.CmdResume, Agent: r.Agent, Call: r.CallID})
 }
 
 func (h *CTI) BlindTransfer(ctx context.Context, _ cti.Identity, r cti.BlindTransferRequest) (cti.TransferStatus, error) {
-	return runAs[cti.TransferStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) { return s.doBlind(ctx, r.Agent, r.To) })
+	return control[cti.TransferStatus](ctx, h.r, controlOp{Op: cti.CmdBlindTransfer, Agent: r.Agent, Call: r.CallID, To: &r.To})
 }
 
 func (h *CTI) ConsultTransfer(ctx context.Context, _ cti.Identity, r cti.ConsultTransferRequest) (cti.TransferStatus, error) {
-	return runAs[cti.TransferStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) {
-		return s.doCall(ctx, r.Agent, r.To, false)
-	})
+	return control[cti.TransferStatus](ctx, h.r, controlOp{Op: cti.CmdConsultTransfer, Agent: r.Agent, Call: r.CallID, To: &r.To})
 }
 
 func (h *CTI) CompleteTransfer(ctx context.Context, _ cti.Identity, r cti.CompleteTransferRequest) (cti.TransferStatus, error) {
-	return runAs[cti.TransferStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) { return s.doComplete(ctx, r.Agent) })
+	return control[cti.TransferStatus](ctx, h.r, controlOp{Op: cti.CmdCompleteTransfer, Agent: r.Agent, Call: r.CallID})
 }
 
 func (h *CTI) Conference(ctx context.Context, _ cti.Identity, r cti.ConferenceRequest) (cti.CallStatus, error) {
-	return runAs[cti.CallStatus](ctx, h.r, r.CallID, func(s *session, ctx context.Context) (any, error) {
-		return s.doConference(ctx, r.Agent, r.To)
-	})
-}
-
-func runAs[T any](ctx context.Context, r *Router, call cti.CallID, do func(s *session, ctx context.Context) (any, error)) (T, error) {
-	var zero T
-	v, err := r.exec(ctx, call, do)
-	if err != nil {
-		return zero, err
-	}
-	return v.(T), nil
+	return control[cti.CallStatus](ctx, h.r, controlOp{Op: cti.CmdConference, Agent: r.Agent, Call: r.CallID, To: r.To})
 }

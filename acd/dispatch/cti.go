@@ -124,17 +124,11 @@ func (h *CTI) Answer(ctx context.Context, _ cti.Identity, r cti.AnswerRequest) (
 // Hangup ends the agent's side of a connected call (the caller is hung up
 // with it) or declines an offer.
 func (h *CTI) Hangup(ctx context.Context, _ cti.Identity, r cti.HangupRequest) (cti.CallStatus, error) {
-	if s := h.r.session(acd.CallID(r.CallID)); s != nil {
-		if _, err := h.r.exec(ctx, r.CallID, func(s *session, ctx context.Context) (any, error) {
-			if err := s.mine(r.Agent); err != nil {
-				return nil, err
-			}
-			s.leg.Hangup(ctx) // the session ends the call (or hands it over) as for a hang-up on the phone
-			return nil, nil
-		}); err == nil {
-			return cti.CallStatus{CallID: r.CallID, State: cti.CallStateEnded}, nil
-		}
+	st, err := control[cti.CallStatus](ctx, h.r, controlOp{Op: cti.CmdHangup, Agent: r.Agent, Call: r.CallID})
+	if err == nil || !errors.Is(err, cti.ErrNotFound) {
+		return st, err
 	}
+	// No session anywhere (a callback's legs, say): hang up the agent legs.
 	alive, err := h.r.liveChannels(ctx)
 	if err != nil {
 		return cti.CallStatus{}, cti.Errorf(cti.CodeUnavailable, "Asterisk: %v", err)
@@ -170,14 +164,7 @@ func (h *CTI) Snapshot(ctx context.Context, _ cti.Identity, r cti.SnapshotReques
 			if c, err := h.r.store.Call(ctx, a.Call); err == nil {
 				s.Call.Queue = cti.QueueID(c.Queue)
 			}
-			if v, err := h.r.exec(ctx, cti.CallID(a.Call), func(se *session, _ context.Context) (any, error) {
-				info := cti.CallInfo{Caller: se.w.caller, State: se.state()}
-				if se.party != nil {
-					info.Party = se.party.target.String()
-				}
-				return info, nil
-			}); err == nil {
-				info := v.(cti.CallInfo)
+			if info, err := control[cti.CallInfo](ctx, h.r, controlOp{Op: cti.CmdSnapshot, Agent: r.Agent, Call: cti.CallID(a.Call)}); err == nil {
 				s.Call.Caller, s.Call.State, s.Call.Party = info.Caller, info.State, info.Party
 			}
 		}

@@ -56,6 +56,11 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 	known := map[string]bool{}
 	adopted, dropped := 0, 0
 	for _, c := range list {
+		// Every queued call counts as known, whichever instance runs it:
+		// its legs are not leftovers (the cleanup below).
+		known[string(c.ID)] = true
+	}
+	for _, c := range list {
 		log := r.log.With(zap.String("call_id", string(c.ID)), zap.String("queue", string(c.Queue)))
 		if c.Callback != "" {
 			if c.State == acd.CallTalking {
@@ -67,7 +72,6 @@ func (r *Router) Recover(ctx context.Context, ad Adopter) error {
 		if c.Owner != r.opts.Instance {
 			continue
 		}
-		known[string(c.ID)] = true
 		r.mu.Lock()
 		_, waiting := r.waiters[c.ID]
 		r.mu.Unlock()
@@ -205,8 +209,8 @@ func (r *Router) reconcileAgents(ctx context.Context, list []acd.QueuedCall) {
 		live[c.ID] = true
 	}
 	for _, c := range list {
-		if c.State != acd.CallTalking {
-			continue
+		if c.State != acd.CallTalking || c.Owner != r.opts.Instance {
+			continue // another instance runs its consultations
 		}
 		for _, id := range r.partiesOf(ctx, c) {
 			if _, err := r.store.Party(ctx, c.ID, id, acd.PartyEnd); err == nil {

@@ -208,10 +208,15 @@ func (r *Router) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("acd: subscribe to assignments: %w", err)
 		}
+		ctl, err := r.nc.Subscribe(cti.ControlSubject(r.opts.Instance), func(m *nats.Msg) { go r.serveControl(m) })
+		if err != nil {
+			_ = sub.Unsubscribe()
+			return fmt.Errorf("acd: subscribe to forwarded call control: %w", err)
+		}
 		r.mu.Lock()
 		r.sub = sub
 		r.mu.Unlock()
-		defer func() { _ = sub.Unsubscribe() }()
+		defer func() { _ = sub.Unsubscribe(); _ = ctl.Unsubscribe() }()
 	}
 	r.wg.Add(1)
 	go func() {

@@ -520,7 +520,11 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 	w.agent = a.Agent
 	s := &session{w: w, bridge: bridgeID, agent: a.Agent, leg: leg, cmds: make(chan sessionCmd), done: make(chan struct{}), log: log}
 	if fresh {
+		// Commands are taken from the moment the call is connected: the
+		// session exists before anyone can see the agent on the call.
+		r.addSession(s)
 		if _, err := r.store.Release(context.WithoutCancel(ctx), a.Call, acd.Answered); err != nil {
+			r.removeSession(s)
 			log.Error("agent answered but the reservation is gone", zap.Error(err))
 			leg.Hangup(ctx)
 			w.cc.DropLeg(leg)
@@ -528,8 +532,6 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 		}
 		r.agentState(a.Agent, acd.Reserved, acd.OnCall, "", w.call)
 		_ = w.cc.StopMOH(ctx)
-		// Commands are taken from the moment the call is connected.
-		r.addSession(s)
 		if err := w.cc.Bridge(ctx, bridgeID, leg); err != nil {
 			r.removeSession(s)
 			log.Error("bridge caller and agent", zap.Error(err))
@@ -551,7 +553,9 @@ func (w *waiter) talk(ctx context.Context, a acd.Assignment, leg *arichan.Leg, f
 			}
 		}
 	}
-	r.addSession(s)
+	if !fresh {
+		r.addSession(s) // a conversation taken over after a restart
+	}
 	return s.run(ctx), nil
 }
 

@@ -294,10 +294,11 @@ func TestKill9DuringConsultation(t *testing.T) {
 	mustAPI(t, http.MethodPost, "/api/v1/agents/1002/login", nil)
 	var id string
 	if err := harness.Eventually(ctx, 10*time.Second, func() error {
-		id = string(agentState(t, "1001").Call)
-		if id == "" {
-			return fmt.Errorf("agent 1001 has no call yet")
+		a := agentState(t, "1001")
+		if a.State != acd.OnCall || a.Call == "" {
+			return fmt.Errorf("agent 1001 is %s", a.State)
 		}
+		id = string(a.Call)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
