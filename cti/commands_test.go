@@ -422,3 +422,24 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseTarget: a target read from any text either is refused or
+// validates and reads back the same from its own String.
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"agent:1002", "1002", "number:+8613900000000", "queue:trace", "phone:1", "", ":", "agent:a.b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := cti.ParseTarget(s)
+		if err != nil {
+			return
+		}
+		if err := tg.Validate(); err != nil {
+			t.Fatalf("ParseTarget(%q) = %v, which does not validate: %v", s, tg, err)
+		}
+		back, err := cti.ParseTarget(tg.String())
+		if err != nil || back != tg {
+			t.Fatalf("ParseTarget(%q) = %v; read back %v, %v", s, tg, back, err)
+		}
+	})
+}
