@@ -65,7 +65,7 @@ export function CallPanel({
   return (
     <section className={`card call ${offered ? 'ringing' : 'talking'}`} aria-labelledby="call-title" data-testid="call-panel">
       <h2 id="call-title">
-        {offered ? t('call.offered') : party?.joined ? t('call.party.joined') : call?.held ? t('call.held') : t('call.talking')}
+        {offered ? t('call.offered') : party?.joined ? t('call.in_conference') : call?.held ? t('call.held') : t('call.talking')}
         {!Number.isNaN(since) && <span className="muted"> · {duration(now - since)}</span>}
       </h2>
       <dl className="facts">
