@@ -142,6 +142,7 @@ func (s *session) run(ctx context.Context) *talkEnd {
 		case cause := <-s.leg.Gone():
 			s.log.Info("agent hung up", zap.String("cause", cause), zap.String("agent", string(s.agent)))
 			if !s.agentLeft(ctx) {
+				s.dropParty(ctx, "agent hung up")
 				s.finish(ctx)
 				return nil
 			}
