@@ -10,7 +10,7 @@ import { Header } from './Header';
 import { normalizeScreenPop, toAction } from './events';
 import { idlePhone, Softphone, type PhoneView } from './phone';
 import { ScreenPopView } from './ScreenPopView';
-import { HistoryPanel, PhonePanel } from './SidePanels';
+import { HistoryPanel, PhonePanel, QueuesPanel } from './SidePanels';
 import { StatePanel, type StateAct } from './StatePanel';
 import { openStream } from './stream';
 import type { Interaction, NewCustomer, PauseReason, Session, TransferKind, Wrapup } from './types';
@@ -289,6 +289,7 @@ export function Desk({ api, session, onLogout }: { api: Api; session: Session; o
         <div className="side">
           <StatePanel agent={s.agent} reasons={reasons} busy={busy} onAct={onStateAct} />
           <PhonePanel phone={phone} audioRef={audioRef} onMute={(m) => phoneRef.current?.setMuted(m)} />
+          <QueuesPanel queues={s.queues} />
           <HistoryPanel calls={history} onRefresh={() => void refreshHistory()} />
         </div>
         <div className="work">

@@ -1,4 +1,5 @@
 import type { RefObject } from 'react';
+import type { QueueFigures } from './events';
 import type { PhoneView } from './phone';
 import type { Interaction } from './types';
 import { useI18n, when } from './ui';
@@ -35,6 +36,40 @@ export function PhonePanel({
       <p className="keys" aria-label={t('keys.title')}>
         {t('keys.title')}: <kbd>F2</kbd> {t('keys.answer')} · <kbd>F4</kbd> {t('keys.hangup')}
       </p>
+    </section>
+  );
+}
+
+/** The queues' live figures: waiting callers, agents free and staffed, expected wait. */
+export function QueuesPanel({ queues }: { queues: Record<string, QueueFigures> }) {
+  const { t } = useI18n();
+  const list = Object.values(queues).sort((a, b) => a.queue.localeCompare(b.queue));
+  if (list.length === 0) return null;
+  return (
+    <section className="card queues" aria-labelledby="queues-title">
+      <h2 id="queues-title">{t('queues.title')}</h2>
+      <table className="list" data-testid="queues">
+        <thead>
+          <tr>
+            <th>{t('queues.queue')}</th>
+            <th>{t('queues.waiting')}</th>
+            <th>{t('queues.available')}</th>
+            <th>{t('queues.expected')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((q) => (
+            <tr key={q.queue} className={q.waiting > 0 && q.available === 0 ? 'busy' : ''}>
+              <td>{q.queue}</td>
+              <td>{q.waiting}</td>
+              <td>
+                {q.available}/{q.staffed}
+              </td>
+              <td>{q.waiting > 0 ? t('queues.minutes', { n: q.expectedMin }) : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

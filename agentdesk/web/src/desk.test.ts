@@ -289,3 +289,14 @@ describe('call control events', () => {
     expect(s.call?.party).toBeUndefined();
   });
 });
+
+describe('queue figures', () => {
+  it('keeps the latest figures of each queue', () => {
+    const fig = (queue: string, waiting: number, t: number) =>
+      env('queue.stats', { queue, waiting, staffed: 3, available: waiting ? 0 : 2, avg_handle_ms: 90000, expected_wait_min: 2, at: at(t) });
+    const s = run(fig('trace', 2, 5), fig('aftersales', 0, 6), fig('trace', 1, 4));
+    expect(s.queues.trace).toEqual({ queue: 'trace', waiting: 2, staffed: 3, available: 0, expectedMin: 2, at: at(5) });
+    expect(s.queues.aftersales.available).toBe(2);
+    expect(toAction(env('queue.stats', { waiting: 1 }))).toBeNull(); // no queue id
+  });
+});

@@ -6,7 +6,7 @@
 // never replaces a newer one. A gap in the agent stream's sequence numbers
 // asks for the state again (resync).
 
-import type { EventAction, ScreenPop } from './events';
+import type { EventAction, QueueFigures, ScreenPop } from './events';
 import type { AgentStateDoc, Customer } from './types';
 
 export type Conn = 'connecting' | 'open' | 'reconnecting';
@@ -64,6 +64,8 @@ export interface DeskState {
   needPop: string;
   /** The last thing that happened to a call, for a short notice: "missed", "abandoned"... */
   notice: { callId: string; kind: string } | null;
+  /** The queues' live figures by queue id (queue.stats). */
+  queues: Record<string, QueueFigures>;
 }
 
 export type DeskAction =
@@ -89,6 +91,7 @@ export function initialDesk(agentId: string): DeskState {
     resync: 0,
     needPop: '',
     notice: null,
+    queues: {},
   };
 }
 
@@ -248,6 +251,12 @@ export function deskReducer(s: DeskState, a: DeskAction): DeskState {
         s = { ...s, notice: a.state === 'failed' ? { callId: a.callId, kind: 'consult_failed' } : s.notice };
       }
       return { ...s, call };
+    }
+
+    case 'queueStats': {
+      const cur = s.queues[a.figures.queue];
+      if (cur && time(cur.at) > time(a.figures.at)) return s;
+      return { ...s, queues: { ...s.queues, [a.figures.queue]: a.figures } };
     }
 
     case 'conferenced':

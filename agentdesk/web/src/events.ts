@@ -28,7 +28,18 @@ export const EventTypes = {
   consult: 'call.consult',
   conferenced: 'call.conferenced',
   answer: 'desk.answer',
+  queueStats: 'queue.stats',
 } as const;
+
+/** A queue's live figures (queue.stats). */
+export interface QueueFigures {
+  queue: string;
+  waiting: number;
+  staffed: number;
+  available: number;
+  expectedMin: number;
+  at: string;
+}
 
 /** What the IVR collected before the caller reached the queue. */
 export interface IvrContext {
@@ -82,7 +93,8 @@ export type EventAction =
   | { type: 'consult'; callId: string; target: string; state: string; conference: boolean }
   | { type: 'conferenced'; callId: string }
   /** The server asks the softphone to answer (a soft answer from elsewhere). */
-  | { type: 'answerRequest'; callId: string; agent: string };
+  | { type: 'answerRequest'; callId: string; agent: string }
+  | { type: 'queueStats'; figures: QueueFigures };
 
 type Obj = Record<string, unknown>;
 
@@ -220,6 +232,21 @@ export function toAction(env: Envelope): EventAction | null {
       return { type: 'consult', callId: str(d.call_id), target: str(d.target), state: str(d.state), conference: d.conference === true };
     case EventTypes.conferenced:
       return { type: 'conferenced', callId: str(d.call_id) };
+    case EventTypes.queueStats: {
+      const queue = str(d.queue);
+      if (!queue) return null;
+      return {
+        type: 'queueStats',
+        figures: {
+          queue,
+          waiting: num(d.waiting),
+          staffed: num(d.staffed),
+          available: num(d.available),
+          expectedMin: num(d.expected_wait_min),
+          at: str(d.at) || env.time,
+        },
+      };
+    }
     case EventTypes.answer:
       return { type: 'answerRequest', callId: str(d.call_id), agent: str(d.agent) };
     case EventTypes.screenPop: {
