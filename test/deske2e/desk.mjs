@@ -247,6 +247,28 @@ const ops = {
     return { ...res, toast: await toastText() };
   },
 
+  /** consult calls a colleague with the caller on hold and waits until they answer. */
+  async consult({ kind, to }) {
+    await page.getByLabel('目标').selectOption(kind);
+    await page.getByLabel('号码/工号/队列').fill(to);
+    const res = await clickFor(page.getByRole('button', { name: '咨询', exact: true }), '/transfer');
+    if (res.status < 300) {
+      await hasText(page.getByTestId('call-party'), '已接通', 'the consulted party answered', 20_000);
+      await hasText(page.locator('#call-title'), '已保持', 'call title while consulting');
+    }
+    return { ...res, party: res.status < 300 ? (await page.getByTestId('call-party').innerText()).trim() : '', toast: await toastText() };
+  },
+
+  /** backToCaller ends the consultation: the caller talks to the agent again. */
+  async backToCaller() {
+    const res = await clickFor(page.getByRole('button', { name: '返回客户', exact: true }), '/resume');
+    if (res.status < 300) {
+      await page.getByTestId('call-party').waitFor({ state: 'detached' });
+      await hasText(page.locator('#call-title'), '通话中', 'call title back with the caller');
+    }
+    return { ...res, toast: await toastText() };
+  },
+
   async transfer({ kind, to }) {
     await page.getByLabel('目标').selectOption(kind);
     await page.getByLabel('号码/工号/队列').fill(to);

@@ -183,9 +183,9 @@ func TestDeskCallEndToEnd(t *testing.T) {
 		t.FailNow()
 	}
 
-	// 5. Hold, resume and transfer from the page. The server side is being
-	// built: a 503 says so, and the steps after it still run.
-	// Agent 1002, on a SIP phone, logs in (available) once 1001 has the call.
+	// 5. Hold, resume, a consultation with a colleague and a transfer to
+	// them, from the page's buttons. Agent 1002, on a SIP phone, logs in
+	// (available) once 1001 has the call.
 	phone := startPhone(t, ctx)
 	mustAPI(t, http.MethodPost, "/api/v1/agents/"+phoneAgent+"/login", nil)
 	t.Cleanup(func() { logoutEventually(t, phoneAgent) })
@@ -221,6 +221,50 @@ func TestDeskCallEndToEnd(t *testing.T) {
 			t.Logf("resumed, the caller hears the browser again: %v", m)
 			if !present(m) {
 				t.Errorf("after resume the caller does not hear the browser: %v", m)
+			}
+		})
+		t.Run("consult_and_back", func(t *testing.T) {
+			var r struct {
+				callCommand
+				Party string `json:"party"`
+			}
+			b.must(t, "consult", "consult-1002", map[string]string{"kind": "agent", "to": phoneAgent}, 40*time.Second, &r)
+			r.check(t, "consult agent "+phoneAgent)
+			c, err := phone.WaitCall(ctx)
+			if err != nil {
+				t.Fatalf("agent %s's phone never rang for the consultation: %v", phoneAgent, err)
+			}
+			t.Logf("the page shows %q", r.Party)
+			from := time.Now().Add(500 * time.Millisecond)
+			window := heard(t, ctx, s, from, from.Add(2*time.Second))
+			writeWAV(t, art, "caller-hears-during-consultation.wav", window)
+			if mb, mp := audio.ToneIn(window, browserHz), audio.ToneIn(window, phoneHz); !absent(mb) || !absent(mp) {
+				t.Errorf("during the consultation the caller hears the browser %v or agent %s %v; want hold music", mb, phoneAgent, mp)
+			}
+			var back callCommand
+			b.must(t, "backToCaller", "back-to-caller", nil, 30*time.Second, &back)
+			back.check(t, "back to the caller")
+			if _, err := c.Wait(ctx); err != nil {
+				t.Errorf("the consultation leg: %v", err)
+			}
+			at, _ := waitTone(t, ctx, s, browserHz, 10*time.Second, "the browser's tone back from the consultation")
+			if m := audio.ToneIn(heard(t, ctx, s, at, at.Add(1500*time.Millisecond)), browserHz); !present(m) {
+				t.Errorf("back from the consultation the caller does not hear the browser: %v", m)
+			}
+			// The colleague talked: wrap-up, then free for the transfer below.
+			if err := harness.Eventually(ctx, 20*time.Second, func() error {
+				var st struct {
+					State string `json:"state"`
+				}
+				if err := json.Unmarshal(mustAPI(t, http.MethodGet, "/api/v1/agents/"+phoneAgent+"/state", nil), &st); err != nil {
+					return err
+				}
+				if st.State != "available" {
+					return fmt.Errorf("agent %s is %s", phoneAgent, st.State)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 		})
 		t.Run("transfer", func(t *testing.T) {
