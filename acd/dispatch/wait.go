@@ -33,7 +33,7 @@ type CallerChannel interface {
 	LeaveBridge(ctx context.Context, bridgeID string) error
 	AddLegToBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
 	RemoveLegFromBridge(ctx context.Context, bridgeID string, l *arichan.Leg) error
-	Ring(ctx context.Context) (stop func())
+	Connect(ctx context.Context, o arichan.DialOptions, bridgeID string) (connected bool, err error)
 }
 
 var _ CallerChannel = (*arichan.Channel)(nil)
@@ -345,51 +345,19 @@ func (w *waiter) follow(ctx context.Context, connected bool, end *talkEnd, err e
 // transfer (ringback while it rings); unanswered, the caller goes back to
 // the queue. Once connected, either side hanging up ends the call.
 func (w *waiter) toNumber(ctx context.Context, number string) (ivr.QueueResult, acd.QueueID, bool, error) {
-	log := w.log().With(zap.String("number", number))
 	endpoint := strings.ReplaceAll(w.r.opts.CallbackEndpoint, "{number}", number)
-	stopRing := w.cc.Ring(ctx)
 	w.offers++
-	leg, err := w.cc.Dial(ctx, arichan.DialOptions{To: endpoint, Timeout: consultRing, LegID: fmt.Sprintf("cons-%s-x%d", w.call, w.offers),
-		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID)}})
-	if err != nil {
-		stopRing()
-		if ctx.Err() != nil {
-			return ivr.QueueResult{}, "", true, context.Cause(ctx)
-		}
-		log.Warn("transfer to a number failed: back to the queue", zap.Error(err))
-		return ivr.QueueResult{}, w.q.ID, true, nil
-	}
-	defer w.cc.DropLeg(leg)
-	select {
-	case <-leg.Answered():
-	case cause := <-leg.Gone():
-		stopRing()
-		log.Info("transfer target did not answer: back to the queue", zap.String("cause", cause))
-		return ivr.QueueResult{}, w.q.ID, true, nil
-	case <-ctx.Done():
-		stopRing()
-		leg.Hangup(ctx)
+	connected, err := w.cc.Connect(ctx, arichan.DialOptions{To: endpoint, Timeout: consultRing,
+		LegID:     fmt.Sprintf("cons-%s-x%d", w.call, w.offers),
+		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID)}}, "acd-"+string(w.call))
+	switch {
+	case connected:
+		return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(w.agent)}, "", true, nil
+	case ctx.Err() != nil:
 		return ivr.QueueResult{}, "", true, context.Cause(ctx)
 	}
-	stopRing()
-	bridgeID := "acd-" + string(w.call)
-	if err := w.cc.Bridge(ctx, bridgeID, leg); err != nil {
-		leg.Hangup(ctx)
-		if ctx.Err() != nil {
-			return ivr.QueueResult{}, "", true, context.Cause(ctx)
-		}
-		log.Error("bridge caller and number: back to the queue", zap.Error(err))
-		return ivr.QueueResult{}, w.q.ID, true, nil
-	}
-	defer w.cc.DestroyBridge(ctx, bridgeID)
-	log.Info("caller connected to the number")
-	select {
-	case cause := <-leg.Gone():
-		log.Info("the number hung up", zap.String("cause", cause))
-	case <-ctx.Done():
-		leg.Hangup(ctx)
-	}
-	return ivr.QueueResult{Outcome: ivr.QueueConnected, Agent: string(w.agent)}, "", true, nil
+	w.log().Info("transfer to a number not answered: back to the queue", zap.String("number", number), zap.Error(err))
+	return ivr.QueueResult{}, w.q.ID, true, nil
 }
 
 // offer rings the agent the dispatcher reserved. connected is true once the

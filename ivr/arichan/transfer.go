@@ -256,38 +256,47 @@ func (c *Channel) DestroyBridge(ctx context.Context, bridgeID string) {
 // ringing, and on answer bridges the two; it returns when the conversation
 // is over, or with ErrNoAnswer if the target does not answer in time.
 func (c *Channel) Transfer(ctx context.Context, to string, timeout time.Duration) error {
+	_, err := c.Connect(ctx, DialOptions{To: to, Timeout: timeout}, "br-"+uuid.NewString())
+	return err
+}
+
+// Connect dials o for the caller, who hears ringing meanwhile; on answer
+// the two talk in bridge bridgeID until either hangs up. connected reports
+// whether they were bridged: an error after that is the caller's hang-up
+// (the context's cause), before it ErrNoAnswer, a dial or a bridge error,
+// or the caller's hang-up while it rang.
+func (c *Channel) Connect(ctx context.Context, o DialOptions, bridgeID string) (connected bool, err error) {
 	stopRing := c.Ring(ctx)
-	l, err := c.Dial(ctx, DialOptions{To: to, Timeout: timeout})
+	l, err := c.Dial(ctx, o)
 	if err != nil {
 		stopRing()
-		return err
+		return false, err
 	}
 	defer c.DropLeg(l)
-	log := c.log.With(zap.String("leg_id", l.ID), zap.String("to", to))
+	log := c.log.With(zap.String("leg_id", l.ID), zap.String("to", o.To))
 	select {
 	case <-l.answered:
 	case cause := <-l.gone:
 		stopRing()
-		return fmt.Errorf("%w: %s (%s)", ErrNoAnswer, to, cause)
+		return false, fmt.Errorf("%w: %s (%s)", ErrNoAnswer, o.To, cause)
 	case <-ctx.Done():
 		stopRing()
 		l.Hangup(ctx)
-		return context.Cause(ctx)
+		return false, context.Cause(ctx)
 	}
 	stopRing()
-	bridge := "br-" + uuid.NewString()
-	if err := c.Bridge(ctx, bridge, l); err != nil {
+	if err := c.Bridge(ctx, bridgeID, l); err != nil {
 		l.Hangup(ctx)
-		return err
+		return false, err
 	}
-	defer c.DestroyBridge(ctx, bridge)
-	log.Info("caller connected", zap.String("bridge_id", bridge))
+	defer c.DestroyBridge(ctx, bridgeID)
+	log.Info("caller connected", zap.String("bridge_id", bridgeID))
 	select {
 	case cause := <-l.gone:
 		log.Info("transfer target hung up", zap.String("cause", cause))
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		l.Hangup(ctx)
-		return context.Cause(ctx)
+		return true, context.Cause(ctx)
 	}
 }

@@ -110,6 +110,18 @@ func checkHeard(t *testing.T, s *sipcall.Session, heard audio.PCM, spans []span)
 	}
 }
 
+// hangUp hangs the caller up and returns when, and what the caller heard.
+func hangUp(t *testing.T, s *sipcall.Session) (time.Time, audio.PCM) {
+	t.Helper()
+	end := time.Now()
+	s.Hangup()
+	res, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return end, res.Heard
+}
+
 func settle(from time.Time) time.Time { return from.Add(600 * time.Millisecond) }
 func before(to time.Time) time.Time   { return to.Add(-300 * time.Millisecond) }
 
@@ -162,21 +174,13 @@ func TestHoldResumeBlindTransfer(t *testing.T) {
 	}
 	mustControl(t, id, "1001", "transfer", map[string]string{"kind": "agent", "to": "1002"})
 	moved := eventAt(t, ctx, "call.transferred", id, field("mode", "blind"))
-	var c2 cti.CallConnected
-	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {
-		return ofCall(id)(e) && e.Decode(&c2) == nil && c2.Agent == "1002"
-	}, nil)
+	c2 := connectedTo(t, ctx, id, "1002")
 	if st := agentState(t, "1001"); st.State != acd.WrapUp {
 		t.Errorf("agent 1001 after the transfer: %s, want wrap_up", st.State)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	end := time.Now()
-	s.Hangup()
-	res, err := s.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeard(t, s, res.Heard, []span{
+	end, heard := hangUp(t, s)
+	checkHeard(t, s, heard, []span{
 		{name: "talking to 1001", from: settle(c.At), to: before(held), hear: []string{"1001"}, not: []string{"1002"}},
 		{name: "on hold", from: settle(held), to: before(resumed), noneHeard: true},
 		{name: "back from hold", from: settle(resumed), to: before(moved), hear: []string{"1001"}, not: []string{"1002"}},
@@ -237,13 +241,8 @@ func TestConsultTransferAndConference(t *testing.T) {
 	if st := agentState(t, "1003"); st.State != acd.OnCall {
 		t.Errorf("agent 1003 after 1002 left the conference: %s, want on_call", st.State)
 	}
-	end := time.Now()
-	s.Hangup()
-	res, err := s.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeard(t, s, res.Heard, []span{
+	end, heard := hangUp(t, s)
+	checkHeard(t, s, heard, []span{
 		{name: "talking to 1001", from: settle(c.At), to: before(consulting), hear: []string{"1001"}, not: []string{"1002"}},
 		{name: "held during the consultation", from: settle(answered), to: before(completed), noneHeard: true},
 		{name: "after completing to 1002", from: settle(completed), to: before(conf), hear: []string{"1002"}, not: []string{"1001", "1003"}},
@@ -296,18 +295,10 @@ func TestBlindTransferToQueue(t *testing.T) {
 	}
 	time.Sleep(time.Until(j.At.Add(2200 * time.Millisecond))) // music heard long enough to measure
 	login(t, "1003")
-	var c cti.CallConnected
-	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {
-		return ofCall(id)(e) && e.Decode(&c) == nil && c.Agent == "1003"
-	}, nil)
+	c := connectedTo(t, ctx, id, "1003")
 	time.Sleep(2 * time.Second)
-	end := time.Now()
-	s.Hangup()
-	res, err := s.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeard(t, s, res.Heard, []span{
+	end, heard := hangUp(t, s)
+	checkHeard(t, s, heard, []span{
 		{name: "waiting in the second queue", from: settle(j.At), to: before(c.At), noneHeard: true},
 		{name: "with 1003", from: settle(c.At), to: before(end), hear: []string{"1003"}, not: []string{"1001"}},
 	})
@@ -387,13 +378,8 @@ func TestFailedConsultAndTransferToNumber(t *testing.T) {
 		t.Error(err)
 	}
 	time.Sleep(3500 * time.Millisecond)
-	end := time.Now()
-	s.Hangup()
-	res, err := s.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeard(t, s, res.Heard, []span{
+	end, heard := hangUp(t, s)
+	checkHeard(t, s, heard, []span{
 		{name: "talking to 1001", from: settle(c.At), to: before(consulting), hear: []string{"1001"}},
 		{name: "held while the number is busy", from: settle(failed), to: before(resumed), noneHeard: true},
 		{name: "back with 1001", from: settle(resumed), to: before(moved), hear: []string{"1001"}},

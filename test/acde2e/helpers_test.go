@@ -1,11 +1,9 @@
 package acde2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -33,37 +31,13 @@ func callerNumber() string { return fmt.Sprintf("138%08d", rand.IntN(100000000))
 // api calls the admin API and returns the status and body.
 func api(t *testing.T, method, path string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+stack.Config.HTTP.Listen+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+harness.APIToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return stack.API(t, method, path, body)
 }
 
 // mustAPI calls the admin API and fails the test on a status above 299.
 func mustAPI(t *testing.T, method, path string, body any) []byte {
 	t.Helper()
-	code, out := api(t, method, path, body)
-	if code > 299 {
-		t.Fatalf("%s %s: %d %s", method, path, code, out)
-	}
-	return out
+	return stack.MustAPI(t, method, path, body)
 }
 
 // testQueue is a queue with the settings tests start from: quick offers, no
@@ -283,6 +257,17 @@ func connected(t *testing.T, ctx context.Context, call string) cti.CallConnected
 	t.Helper()
 	var c cti.CallConnected
 	waitQueueEvent(t, ctx, "queue.connected", ofCall(call), &c)
+	return c
+}
+
+// connectedTo waits until the call is connected to agent (after a transfer,
+// say) and returns the event.
+func connectedTo(t *testing.T, ctx context.Context, call, agent string) cti.CallConnected {
+	t.Helper()
+	var c cti.CallConnected
+	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {
+		return ofCall(call)(e) && e.Decode(&c) == nil && c.Agent == agent
+	}, nil)
 	return c
 }
 

@@ -83,18 +83,10 @@ func TestCallControlFromAnotherInstance(t *testing.T) {
 	if err != nil || ts.To != cti.ToAgent("1002") {
 		t.Fatalf("transfer through the second instance: %+v %v", ts, err)
 	}
-	var c2 cti.CallConnected
-	waitQueueEvent(t, ctx, "queue.connected", func(e cti.Envelope) bool {
-		return ofCall(id)(e) && e.Decode(&c2) == nil && c2.Agent == "1002"
-	}, nil)
+	c2 := connectedTo(t, ctx, id, "1002")
 	time.Sleep(2 * time.Second)
-	end := time.Now()
-	s.Hangup()
-	res, err := s.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHeard(t, s, res.Heard, []span{
+	end, heard := hangUp(t, s)
+	checkHeard(t, s, heard, []span{
 		{name: "with 1001", from: settle(c.At), to: before(held), hear: []string{"1001"}},
 		{name: "held", from: settle(held), to: before(resumed), noneHeard: true},
 		{name: "with 1002 after the transfer", from: settle(c2.At), to: before(end), hear: []string{"1002"}, not: []string{"1001"}},

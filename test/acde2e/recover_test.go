@@ -108,6 +108,15 @@ func asProcess(t *testing.T, ctx context.Context, agents ...string) (cfgPath, lo
 	return cfgPath, logPath
 }
 
+// kill kills the ccd process with SIGKILL and waits for it to be gone.
+func (p *ccdProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -191,10 +200,7 @@ func TestKill9Recovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p1.cmd.Wait()
+	p1.kill(t)
 	t.Log("ccd killed with -9: one caller talking, one being offered, two waiting")
 	if err := ringer.SetBehaviour(sipagent.Behaviour{AnswerAfter: 200 * time.Millisecond, HangupAfter: time.Second}); err != nil {
 		t.Fatal(err)
@@ -320,10 +326,7 @@ func TestKill9DuringConsultation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p1.cmd.Wait()
+	p1.kill(t)
 	t.Log("ccd killed with -9 during a consultation")
 	startProcess(t, ctx, bin, cfgPath, logPath)
 	back := time.Now()
@@ -352,17 +355,5 @@ func TestKill9DuringConsultation(t *testing.T) {
 	checkHeard(t, s, res.Heard, []span{
 		{name: "back with the agent after the restart", from: back.Add(1500 * time.Millisecond), to: before(end), hear: []string{"1001"}, not: []string{"1002"}},
 	})
-	if err := harness.Eventually(ctx, 15*time.Second, func() error {
-		var outcome string
-		var ended *time.Time
-		if err := stack.DB.QueryRow(ctx, `SELECT outcome, ended_at FROM call_records WHERE caller_number = $1`, from).Scan(&outcome, &ended); err != nil {
-			return err
-		}
-		if outcome != "agent" || ended == nil {
-			return fmt.Errorf("record: outcome %q, ended %v", outcome, ended)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, tail(logPath, 40))
-	}
+	checkRecord(t, ctx, id, "agent")
 }

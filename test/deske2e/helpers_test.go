@@ -1,11 +1,9 @@
 package deske2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -22,40 +20,16 @@ import (
 // of another run is linked to it.
 func callerNumber() string { return fmt.Sprintf("139%08d", rand.IntN(100000000)) }
 
-// api calls the admin API (bearer token) and returns the status and body.
+// api calls the admin API and returns the status and body.
 func api(t *testing.T, method, path string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+stack.Config.HTTP.Listen+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+harness.APIToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return stack.API(t, method, path, body)
 }
 
 // mustAPI calls the admin API and fails the test on a status above 299.
 func mustAPI(t *testing.T, method, path string, body any) []byte {
 	t.Helper()
-	code, out := api(t, method, path, body)
-	if code > 299 {
-		t.Fatalf("%s %s: %d %s", method, path, code, out)
-	}
-	return out
+	return stack.MustAPI(t, method, path, body)
 }
 
 // logoutEventually logs an agent out once their last call and wrap-up are
