@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,6 +186,7 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	ctx := context.Background()
 	lat := make([][]time.Duration, dispatchers)
 	var timed time.Duration
+	var scriptUS float64
 	decided := 0
 	b.ResetTimer()
 	for decided < b.N {
@@ -193,6 +195,12 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 		picked := make([][]acd.Assignment, dispatchers)
 		errs := make([]error, dispatchers)
 		var wg sync.WaitGroup
+		b.StopTimer()
+		us0, err := evalshaMicros(ctx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
 		t0 := time.Now()
 		for g := range dispatchers {
 			wg.Add(1)
@@ -222,6 +230,11 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 		if err := errors.Join(errs...); err != nil {
 			b.Fatal(err)
 		}
+		us1, err := evalshaMicros(ctx, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		scriptUS += us1 - us0
 		all := slices.Concat(picked...)
 		if err := benchRefill(ctx, s, q, all); err != nil {
 			b.Fatal(err)
@@ -231,6 +244,28 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	}
 	b.StopTimer()
 	reportLatency(b, slices.Concat(lat...), decided, timed)
+	b.ReportMetric(scriptUS/float64(decided), "redis-µs/decision")
+}
+
+// evalshaMicros is the time Redis has spent running scripts (EVALSHA), in
+// µs, from INFO commandstats.
+func evalshaMicros(ctx context.Context, s *Store) (float64, error) {
+	info, err := s.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "cmdstat_evalsha:")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			if v, ok := strings.CutPrefix(kv, "usec="); ok {
+				return strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return 0, nil
 }
 
 // benchRefill answers and finishes the picked calls and queues as many new
