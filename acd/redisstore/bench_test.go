@@ -23,19 +23,24 @@ import (
 var benchSeq atomic.Int64
 
 var bench struct {
-	once  sync.Once
-	err   error
-	redis *localstack.Redis
-	dir   string
-	rdb   *redis.Client
-	store *Store
-	pool  []map[acd.Skill]int
-	mu    sync.Mutex
-	rnd   *rand.Rand
+	once   sync.Once
+	err    error
+	redis  *localstack.Redis
+	dir    string
+	rdb    *redis.Client
+	server string // name and version
+	store  *Store
+	pool   []map[acd.Skill]int
+	mu     sync.Mutex
+	rnd    *rand.Rand
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if bench.server != "" {
+		// On a line of its own after the results: bench-report.md names the server.
+		fmt.Printf("routing-bench-server: %s\n", bench.server)
+	}
 	if bench.redis != nil {
 		bench.rdb.Close()
 		bench.redis.Stop(context.Background())
@@ -80,7 +85,31 @@ func benchSetup() error {
 		return err
 	}
 	bench.rdb = redis.NewClient(&redis.Options{Addr: bench.redis.Addr, PoolSize: 32})
+	if bench.server, err = serverVersion(ctx, bench.rdb); err != nil {
+		return err
+	}
 	return benchFill(ctx)
+}
+
+// serverVersion is the server's name and version ("redis 7.0.15"), which
+// TestMain prints after the benchmarks for the report.
+func serverVersion(ctx context.Context, rdb *redis.Client) (string, error) {
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	name, version := "redis", ""
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		switch {
+		case !ok:
+		case k == "server_name":
+			name = v
+		case k == "valkey_version" || (k == "redis_version" && version == ""):
+			version = v
+		}
+	}
+	return name + " " + version, nil
 }
 
 // benchFill logs the agents in and queues the calls.

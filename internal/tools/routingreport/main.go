@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -34,11 +35,17 @@ type row struct {
 
 func (r row) meets() bool { return r.rate >= goalRate && r.p99 < goalP99ms }
 
-// parse reads the BenchmarkPickBatch lines of `go test -bench` output.
-func parse(in io.Reader) ([]row, error) {
+// parse reads the BenchmarkPickBatch lines of `go test -bench` output and
+// the server line the benchmark prints ("routing-bench-server: redis 7.0.15").
+func parse(in io.Reader) ([]row, string, error) {
 	var rows []row
+	server := ""
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "routing-bench-server: "); ok {
+			server = strings.TrimSpace(v)
+			continue
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) < 2 || !strings.HasPrefix(f[0], "BenchmarkPickBatch/") {
 			continue
@@ -46,7 +53,7 @@ func parse(in io.Reader) ([]row, error) {
 		// BenchmarkPickBatch/<strategy>/dispatchers=<n>-<procs>
 		parts := strings.Split(f[0], "/")
 		if len(parts) != 3 || !strings.HasPrefix(parts[2], "dispatchers=") {
-			return nil, fmt.Errorf("unexpected benchmark name %q", f[0])
+			return nil, "", fmt.Errorf("unexpected benchmark name %q", f[0])
 		}
 		n := strings.TrimPrefix(parts[2], "dispatchers=")
 		if i := strings.IndexByte(n, '-'); i >= 0 {
@@ -54,14 +61,14 @@ func parse(in io.Reader) ([]row, error) {
 		}
 		d, err := strconv.Atoi(n)
 		if err != nil {
-			return nil, fmt.Errorf("%s: dispatchers: %w", f[0], err)
+			return nil, "", fmt.Errorf("%s: dispatchers: %w", f[0], err)
 		}
 		r := row{strategy: parts[1], dispatchers: d}
 		seen := 0
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %q: %w", f[0], f[i], err)
+				return nil, "", fmt.Errorf("%s: %q: %w", f[0], f[i], err)
 			}
 			switch f[i+1] {
 			case "decisions/s":
@@ -75,17 +82,27 @@ func parse(in io.Reader) ([]row, error) {
 			}
 		}
 		if seen != 3 {
-			return nil, fmt.Errorf("%s: decisions/s, p50-ms or p99-ms missing", f[0])
+			return nil, "", fmt.Errorf("%s: decisions/s, p50-ms or p99-ms missing", f[0])
 		}
 		rows = append(rows, r)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(rows) == 0 {
-		return nil, errors.New("no BenchmarkPickBatch results in the input")
+		return nil, "", errors.New("no BenchmarkPickBatch results in the input")
 	}
-	return rows, nil
+	if server == "" {
+		return nil, "", errors.New("no routing-bench-server line in the input")
+	}
+	return rows, server, nil
+}
+
+func dispatchers(n int) string {
+	if n == 1 {
+		return "1 dispatcher"
+	}
+	return strconv.Itoa(n) + " dispatchers"
 }
 
 func thousands(v float64) string {
@@ -101,10 +118,10 @@ func thousands(v float64) string {
 }
 
 // render writes the section: setup, table, and the verdict against the goal.
-func render(w io.Writer, rows []row) {
+func render(w io.Writer, rows []row, server string) {
 	fmt.Fprint(w, "\n## Routing decisions (ACD)\n\n"+
 		"10,000 agents logged in with 3–5 of 100 skills each (levels 1–5), 1,000 calls waiting per strategy "+
-		"(one or two skills with minimum levels), one Redis (Debian 12's redis-server 7.0) with its append-only file on "+
+		"(one or two skills with minimum levels), one Redis ("+server+") with its append-only file on "+
 		"(everysec), as the platform runs it, on the same machine as the dispatchers. Each dispatcher makes up to 8 "+
 		"decisions per Lua script (PickBatch, as ccd's dispatcher does; several dispatchers are several ccd instances); "+
 		"the latency is of one script as a dispatcher sees it, queueing in Redis included. Between phases of 512 "+
@@ -134,14 +151,14 @@ func render(w io.Writer, rows []row) {
 	if len(met) > 0 {
 		var names []string
 		for _, r := range met {
-			names = append(names, fmt.Sprintf("%s with %d dispatcher(s)", r.strategy, r.dispatchers))
+			names = append(names, fmt.Sprintf("%s with %s", r.strategy, dispatchers(r.dispatchers)))
 		}
 		fmt.Fprintf(w, "**Goal met** by %s.\n", strings.Join(names, ", "))
 		return
 	}
 	fmt.Fprintf(w, "**Goal not met in this run.** ")
 	if best.p99 < goalP99ms {
-		fmt.Fprintf(w, "The most decisions/s with p99 under %g ms: %s (%s, %d dispatcher(s), p99 %.3f ms).", goalP99ms, thousands(best.rate), best.strategy, best.dispatchers, best.p99)
+		fmt.Fprintf(w, "The most decisions/s with p99 under %g ms: %s (%s, %s, p99 %.3f ms).", goalP99ms, thousands(best.rate), best.strategy, dispatchers(best.dispatchers), best.p99)
 	} else {
 		fmt.Fprintf(w, "No configuration kept p99 under %g ms.", goalP99ms)
 	}
@@ -155,7 +172,7 @@ func render(w io.Writer, rows []row) {
 	}
 	if n > 0 {
 		mean := sum / float64(n)
-		fmt.Fprintf(w, " Redis spends %.0f µs per decision on average across the runs, a ceiling of about %s decisions/s for one Redis at full load; a p99 under %g ms needs it well below full load.", mean, thousands(1e6/mean), goalP99ms)
+		fmt.Fprintf(w, " Redis spends %.0f µs per decision on average across the runs, a ceiling of about %s decisions/s for one Redis at full load; a p99 under %g ms needs it well below full load.", mean, thousands(math.Round(1e6/mean/100)*100), goalP99ms)
 	}
 	fmt.Fprintln(w)
 }
@@ -171,10 +188,10 @@ func main() {
 		defer f.Close()
 		in = f
 	}
-	rows, err := parse(in)
+	rows, server, err := parse(in)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "routingreport:", err)
 		os.Exit(1)
 	}
-	render(os.Stdout, rows)
+	render(os.Stdout, rows, server)
 }

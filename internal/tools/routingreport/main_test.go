@@ -6,6 +6,7 @@ import (
 )
 
 const sample = `goos: linux
+routing-bench-server: redis 7.0.15
 pkg: github.com/ccd-platform/ccd/acd/redisstore
 BenchmarkPick/longest_idle/dispatchers=1-2         	    5833	    238059 ns/op	      4201 decisions/s	         0.2204 p50-ms	         0.9008 p99-ms	  40.0 redis-µs/decision	     832 B/op	      21 allocs/op
 BenchmarkPickBatch/longest_idle/dispatchers=1-2    	   18482	     66377 ns/op	     15067 decisions/s	         0.4960 p50-ms	         0.9720 p99-ms	  42.5 redis-µs/decision	     374 B/op	       6 allocs/op
@@ -14,9 +15,12 @@ BenchmarkPickBatch/best_skill/dispatchers=1-2      	   19285	     67569 ns/op	  
 `
 
 func TestParseTakesOnlyBatchPicks(t *testing.T) {
-	rows, err := parse(strings.NewReader(sample))
+	rows, server, err := parse(strings.NewReader(sample))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if server != "redis 7.0.15" {
+		t.Errorf("server %q", server)
 	}
 	if len(rows) != 3 {
 		t.Fatalf("%d rows, want 3", len(rows))
@@ -28,17 +32,19 @@ func TestParseTakesOnlyBatchPicks(t *testing.T) {
 }
 
 func TestVerdictNotMet(t *testing.T) {
-	rows, err := parse(strings.NewReader(sample))
+	rows, server, err := parse(strings.NewReader(sample))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	render(&b, rows)
+	render(&b, rows, server)
 	out := b.String()
 	for _, want := range []string{
 		"| longest_idle | 2 | 20,966 | 0.753 ms | 1.374 ms | 41.5 |  |",
-		"**Goal not met in this run.** The most decisions/s with p99 under 1 ms: 15,067 (longest_idle, 1 dispatcher(s), p99 0.972 ms).",
+		"**Goal not met in this run.** The most decisions/s with p99 under 1 ms: 15,067 (longest_idle, 1 dispatcher, p99 0.972 ms).",
 		"Redis spends 43 µs per decision on average",
+		"one Redis (redis 7.0.15)",
+		"a ceiling of about 23,400 decisions/s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
@@ -47,26 +53,30 @@ func TestVerdictNotMet(t *testing.T) {
 }
 
 func TestVerdictMet(t *testing.T) {
-	in := "BenchmarkPickBatch/longest_idle/dispatchers=1-2 10 5 ns/op 21000 decisions/s 0.4 p50-ms 0.8 p99-ms\n"
-	rows, err := parse(strings.NewReader(in))
+	in := "routing-bench-server: valkey 9.1.2\nBenchmarkPickBatch/longest_idle/dispatchers=1-2 10 5 ns/op 21000 decisions/s 0.4 p50-ms 0.8 p99-ms\n"
+	rows, server, err := parse(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	render(&b, rows)
-	if !strings.Contains(b.String(), "**Goal met** by longest_idle with 1 dispatcher(s).") || !strings.Contains(b.String(), "| 21,000 | 0.400 ms | 0.800 ms | – | met |") {
+	render(&b, rows, server)
+	if !strings.Contains(b.String(), "**Goal met** by longest_idle with 1 dispatcher.") || !strings.Contains(b.String(), "| 21,000 | 0.400 ms | 0.800 ms | – | met |") {
 		t.Errorf("verdict:\n%s", b.String())
 	}
 }
 
 func TestBadInput(t *testing.T) {
 	for name, in := range map[string]string{
-		"none":        "goos: linux\nBenchmarkPick/x/dispatchers=1-2 1 2 ns/op\n",
+		"none":        "routing-bench-server: redis 7\nBenchmarkPick/x/dispatchers=1-2 1 2 ns/op\n",
+		"no server":   "BenchmarkPickBatch/a/dispatchers=1-2 1 2 ns/op 3 decisions/s 1 p50-ms 2 p99-ms\n",
 		"bad name":    "BenchmarkPickBatch/longest_idle-2 1 2 ns/op 3 decisions/s 1 p50-ms 2 p99-ms\n",
 		"missing p99": "BenchmarkPickBatch/a/dispatchers=1-2 1 2 ns/op 3 decisions/s 1 p50-ms\n",
 		"bad number":  "BenchmarkPickBatch/a/dispatchers=1-2 1 2 ns/op x decisions/s 1 p50-ms 2 p99-ms\n",
 	} {
-		if _, err := parse(strings.NewReader(in)); err == nil {
+		if _, _, err := parse(strings.NewReader("routing-bench-server: redis 7\n" + in)); err == nil && name != "no server" {
+			t.Errorf("%s: no error", name)
+		}
+		if _, _, err := parse(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
