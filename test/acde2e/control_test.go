@@ -32,6 +32,25 @@ func startTonedAgent(t *testing.T, ctx context.Context, id string) *sipagent.Age
 		Play: sipagent.ToneBursts(tones[id])})
 }
 
+// callFirstAgent puts queue q with toned agents ids (skill general at 3),
+// logs in the first one only, and places a call from a fresh number through
+// a queue flow on did. It returns the caller's session, the call and its
+// connection to the first agent.
+func callFirstAgent(t *testing.T, ctx context.Context, q acd.QueueConfig, did string, ids ...string) (*sipcall.Session, string, cti.CallConnected) {
+	t.Helper()
+	putQueue(t, q)
+	for _, id := range ids {
+		putAgent(t, id, 0, map[acd.Skill]int{"general": 3})
+		startTonedAgent(t, ctx, id)
+	}
+	login(t, ids[0])
+	queueFlow(t, did, string(q.ID), "0")
+	from := callerNumber()
+	s := dial(t, ctx, from, did, 60*time.Second, "")
+	id := callID(t, ctx, from)
+	return s, id, connected(t, ctx, id)
+}
+
 // control posts a call-control command for agent and returns the status.
 func control(t *testing.T, call, agent, verb string, body map[string]string) (int, string) {
 	t.Helper()
@@ -132,18 +151,7 @@ func TestHoldResumeBlindTransfer(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
 	q := testQueue("xfer")
 	q.WrapUp = 30
-	putQueue(t, q)
-	for _, id := range []string{"1001", "1002"} {
-		putAgent(t, id, 0, map[acd.Skill]int{"general": 3})
-		startTonedAgent(t, ctx, id)
-	}
-	login(t, "1001")
-	const did = "4006002031"
-	queueFlow(t, did, "xfer", "0")
-	from := callerNumber()
-	s := dial(t, ctx, from, did, 60*time.Second, "")
-	id := callID(t, ctx, from)
-	c := connected(t, ctx, id)
+	s, id, c := callFirstAgent(t, ctx, q, "4006002031", "1001", "1002")
 	if c.Agent != "1001" {
 		t.Fatalf("connected to %s, want 1001", c.Agent)
 	}
@@ -197,18 +205,7 @@ func TestHoldResumeBlindTransfer(t *testing.T) {
 // both, and the first agent leaves the other two talking.
 func TestConsultTransferAndConference(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
-	putQueue(t, testQueue("consult"))
-	for _, id := range []string{"1001", "1002", "1003"} {
-		putAgent(t, id, 0, map[acd.Skill]int{"general": 3})
-		startTonedAgent(t, ctx, id)
-	}
-	login(t, "1001")
-	const did = "4006002032"
-	queueFlow(t, did, "consult", "0")
-	from := callerNumber()
-	s := dial(t, ctx, from, did, 60*time.Second, "")
-	id := callID(t, ctx, from)
-	c := connected(t, ctx, id)
+	s, id, c := callFirstAgent(t, ctx, testQueue("consult"), "4006002032", "1001", "1002", "1003")
 	login(t, "1002")
 	login(t, "1003")
 	time.Sleep(1500 * time.Millisecond)

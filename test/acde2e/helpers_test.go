@@ -15,7 +15,6 @@ import (
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/internal/sipagent"
 	"github.com/ccd-platform/ccd/internal/sipcall"
-	"github.com/ccd-platform/ccd/test/harness"
 )
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
@@ -78,25 +77,8 @@ func ready(t *testing.T, id string) {
 
 // logoutEventually logs an agent out once their last call is over.
 func logoutEventually(t *testing.T, id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err := harness.Eventually(ctx, 15*time.Second, func() error {
-		code, out := api(t, http.MethodPost, "/api/v1/agents/"+id+"/logout", nil)
-		if code < 300 {
-			return nil
-		}
-		var st struct {
-			State acd.State `json:"state"`
-		}
-		_, cur := api(t, http.MethodGet, "/api/v1/agents/"+id+"/state", nil)
-		if json.Unmarshal(cur, &st) == nil && st.State == acd.LoggedOut {
-			return nil
-		}
-		return fmt.Errorf("logout %s: %d %s", id, code, out)
-	})
-	if err != nil {
-		t.Errorf("agent %s: %v", id, err)
-	}
+	t.Helper()
+	stack.LogoutEventually(t, id, 15*time.Second)
 }
 
 // agentState reads an agent's live state.

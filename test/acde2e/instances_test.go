@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/ccd-platform/ccd/acd"
 	"github.com/ccd-platform/ccd/cti"
 	"github.com/ccd-platform/ccd/internal/app"
 	"github.com/ccd-platform/ccd/internal/localstack"
@@ -45,18 +44,7 @@ func TestCallControlFromAnotherInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	putQueue(t, testQueue("multi"))
-	for _, id := range []string{"1001", "1002"} {
-		putAgent(t, id, 0, map[acd.Skill]int{"general": 3})
-		startTonedAgent(t, ctx, id)
-	}
-	login(t, "1001")
-	const did = "4006002037"
-	queueFlow(t, did, "multi", "0")
-	from := callerNumber()
-	s := dial(t, ctx, from, did, 60*time.Second, "")
-	id := callID(t, ctx, from)
-	c := connected(t, ctx, id)
+	s, id, c := callFirstAgent(t, ctx, testQueue("multi"), "4006002037", "1001", "1002")
 	login(t, "1002")
 	time.Sleep(1500 * time.Millisecond)
 

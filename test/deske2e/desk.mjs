@@ -16,56 +16,30 @@
 // softphone receives is recorded in the page with WebAudio from the
 // softphone's <audio> element (its srcObject is the call's remote stream).
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 
 const base = process.env.DESK_URL;
 const webDir = resolve(process.env.DESK_WEB_DIR ?? 'agentdesk/web');
 const out = process.env.ARTIFACTS ?? tmpdir();
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const mic = process.env.FAKE_MIC;
 if (!base || !mic) {
   console.error('DESK_URL and FAKE_MIC are required');
   process.exit(2);
 }
-// playwright-core is a devDependency of the desktop: take it from there.
-const { chromium } = createRequire(join(webDir, 'package.json'))('playwright-core');
+// The desktop's browser module, with playwright-core, a devDependency of the desktop.
+const { launch, softphoneArgs } = await import(pathToFileURL(join(webDir, 'e2e/chromium.mjs')).href);
 
 const MARK = '@deske2e ';
 const reply = (msg) => process.stdout.write(MARK + JSON.stringify(msg) + '\n');
 const log = (...a) => console.log(...a);
 
-const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  `--use-file-for-fake-audio-capture=${mic}`,
-  // Asterisk's only ICE candidate is 127.0.0.1: the browser must offer
-  // loopback candidates too, as addresses rather than mDNS names.
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
-const profile = mkdtempSync(join(tmpdir(), 'ccd-deske2e-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args,
-  viewport: { width: 1366, height: 768 },
-  locale: 'zh-CN',
-  timezoneId: 'Asia/Shanghai',
-});
+const { context, close } = await launch('deske2e', [
+  '--use-file-for-fake-audio-capture=' + mic,
+  ...softphoneArgs,
+]);
 const page = context.pages()[0] ?? (await context.newPage());
 page.setDefaultTimeout(15_000);
 page.on('pageerror', (e) => log(`page error: ${e.message}`));
@@ -361,6 +335,5 @@ try {
     await run(cmd);
   }
 } finally {
-  await context.close().catch(() => undefined);
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

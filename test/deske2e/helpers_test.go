@@ -35,25 +35,8 @@ func mustAPI(t *testing.T, method, path string, body any) []byte {
 // logoutEventually logs an agent out once their last call and wrap-up are
 // over; for t.Cleanup.
 func logoutEventually(t *testing.T, id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	err := harness.Eventually(ctx, 40*time.Second, func() error {
-		code, out := api(t, http.MethodPost, "/api/v1/agents/"+id+"/logout", nil)
-		if code < 300 {
-			return nil
-		}
-		var st struct {
-			State acd.State `json:"state"`
-		}
-		_, cur := api(t, http.MethodGet, "/api/v1/agents/"+id+"/state", nil)
-		if json.Unmarshal(cur, &st) == nil && st.State == acd.LoggedOut {
-			return nil
-		}
-		return fmt.Errorf("logout %s: %d %s", id, code, out)
-	})
-	if err != nil {
-		t.Errorf("agent %s: %v", id, err)
-	}
+	t.Helper()
+	stack.LogoutEventually(t, id, 40*time.Second)
 }
 
 // agentState is an agent's live state in the ACD.

@@ -2,10 +2,15 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/ccd-platform/ccd/acd"
 )
 
 // API calls the stack's admin API with the bearer token, body encoded as
@@ -44,4 +49,30 @@ func (s *Stack) MustAPI(t testing.TB, method, path string, body any) []byte {
 		t.Fatalf("%s %s: %d %s", method, path, code, out)
 	}
 	return out
+}
+
+// LogoutEventually logs agent id out through the admin API, retrying for up
+// to within while a call or wrap-up keeps the agent busy; an agent already
+// logged out is fine. For t.Cleanup: a failure is reported, not fatal.
+func (s *Stack) LogoutEventually(t testing.TB, id string, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within+5*time.Second)
+	defer cancel()
+	err := Eventually(ctx, within, func() error {
+		code, out := s.API(t, http.MethodPost, "/api/v1/agents/"+id+"/logout", nil)
+		if code < 300 {
+			return nil
+		}
+		var st struct {
+			State acd.State `json:"state"`
+		}
+		_, cur := s.API(t, http.MethodGet, "/api/v1/agents/"+id+"/state", nil)
+		if json.Unmarshal(cur, &st) == nil && st.State == acd.LoggedOut {
+			return nil
+		}
+		return fmt.Errorf("logout %s: %d %s", id, code, out)
+	})
+	if err != nil {
+		t.Errorf("agent %s: %v", id, err)
+	}
 }

@@ -6,14 +6,12 @@
 // Each step checks what the page shows and leaves a screenshot NN-step.png
 // in ARTIFACTS. Exit status 1 on the first failure (failure.png).
 
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const base = process.env.DESK_URL;
 const out = process.env.ARTIFACTS ?? tmpdir();
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const user = process.env.DESK_USER ?? 'alice';
 const password = process.env.DESK_PASSWORD ?? '';
 if (!base) {
@@ -21,28 +19,7 @@ if (!base) {
   process.exit(2);
 }
 
-const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-];
-
-const profile = mkdtempSync(join(tmpdir(), 'ccd-desk-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args,
-  viewport: { width: 1366, height: 768 },
-  locale: 'zh-CN',
-  timezoneId: 'Asia/Shanghai',
-});
+const { context, close } = await launch('desk');
 const page = context.pages()[0] ?? (await context.newPage());
 page.setDefaultTimeout(10_000);
 
@@ -234,6 +211,5 @@ try {
   await page.screenshot({ path: join(out, 'failure.png') }).catch(() => undefined);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -16,13 +16,9 @@
 // call's data-call-id is added; the next requestAnimationFrame callback is the
 // frame that paints it. It runs until its standard input closes.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch, softphoneArgs } from './chromium.mjs';
 
 const base = process.env.DESK_URL;
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const user = process.env.DESK_USER ?? '';
 const password = process.env.DESK_PASSWORD ?? '';
 if (!base || !user) {
@@ -30,37 +26,15 @@ if (!base || !user) {
   process.exit(2);
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'ccd-popbench-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-  viewport: { width: 1366, height: 768 },
-  locale: 'zh-CN',
-  timezoneId: 'Asia/Shanghai',
-});
+const browser = await launch('popbench', softphoneArgs);
+const { context } = browser;
 
 let closing = false;
 async function close(code) {
   if (closing) return;
   closing = true;
   process.exitCode = code;
-  await context.close().catch(() => undefined);
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 
 try {
