@@ -52,6 +52,17 @@ func (s *Store) PickBatch(ctx context.Context, queue acd.QueueID, max int) ([]ac
 	if max < 1 {
 		return nil, fmt.Errorf("%w: batch of %d", acd.ErrInvalid, max)
 	}
+	if s.mir != nil {
+		if as, err, done := s.copyPick(ctx, queue, max); done {
+			return as, err
+		}
+	}
+	return s.scriptPick(ctx, queue, max)
+}
+
+// scriptPick makes the decisions inside Redis (pickScript).
+func (s *Store) scriptPick(ctx context.Context, queue acd.QueueID, max int) ([]acd.Assignment, error) {
+	s.scriptPicks.Add(1)
 	res, err := s.run(ctx, pickScript, string(queue), s.lookahead, s.ttl.Microseconds(), max).StringSlice()
 	if err != nil {
 		return nil, mapErr(err)

@@ -74,6 +74,28 @@ var lib = []snippet{
 	{name: "akey", code: `
 local function akey(a) return P .. 'agent:' .. a end
 `},
+	{name: "feed", code: `
+-- emit appends one entry (kind, value, ...) to the routing feed, which
+-- dispatchers follow to keep their copy of the routing state (mirror.go).
+-- Ids are 0-1, 0-2, ...: a dispatcher that finds a gap fell behind the
+-- trimming and reads the state again.
+local function emit(...)
+  return redis.call('XADD', P .. 'feed', 'MAXLEN', '~', {{FEEDLEN}}, '0-*', ...)
+end
+-- aentry is an agent that became available (g from getagent).
+local function aentry(a, g)
+  return a .. '\t' .. int(g.idle) .. '\t' .. int(g.rank) .. '\t' .. int(g.ans) .. '\t' .. int(g.ansday or -1) .. '\t' .. g.skills
+end
+-- wentry is a call that waits (again), from its hash, with the agents it
+-- is not to be offered to ("agent until ...").
+local function wentry(c)
+  local h = redis.call('HMGET', P .. 'call:' .. c, 'queue', 'score', 'enq', 'req', 'stages', 'prefer', 'prefer_until', 'excl_until')
+  for i = 1, 8 do h[i] = h[i] or '' end
+  h[9] = ''
+  if h[8] ~= '' then h[9] = table.concat(redis.call('ZRANGE', P .. 'excl:' .. c, 0, -1, 'WITHSCORES'), ' ') end
+  return c .. '\t' .. table.concat(h, '\t')
+end
+`},
 	{name: "agent", deps: []string{"akey"}, code: `
 -- getagent reads the fields the scripts need; g is passed to move.
 local function getagent(a)
@@ -188,7 +210,7 @@ local function staff(a, g, add)
   end
 end
 `},
-	{name: "move", deps: []string{"agent", "index"}, code: `
+	{name: "move", deps: []string{"agent", "index", "feed"}, code: `
 local TR = '{{TRANSITIONS}}'
 -- move changes agent a (g from getagent) to state to if the transition
 -- table allows it, keeping the indexes in step, and writes set (field,
@@ -226,6 +248,7 @@ local function move(a, g, to, t, day, set, reason, idle)
   if from == 'paused' and to == 'available' and g.misses > 0 then set[#set + 1] = 'misses'; set[#set + 1] = 0 end
   redis.call('HSET', akey(a), unpack(set))
   if #del > 0 then redis.call('HDEL', akey(a), unpack(del)) end
+  if to == 'available' then emit('a', aentry(a, g)) elseif from == 'available' then emit('u', a) end
   g.state = to
   return from
 end
@@ -315,6 +338,7 @@ func scriptSource(body string, needs ...string) string {
 		"{{TRANSITIONS}}", luaTransitions(),
 		"{{HANDLED}}", fmt.Sprint(handled),
 		"{{RETRY}}", fmt.Sprint(defaultRetry.Microseconds()),
+		"{{FEEDLEN}}", fmt.Sprint(feedLen),
 	).Replace(b.String())
 }
 

@@ -78,6 +78,8 @@ func checkConsistent(ctx context.Context, s *Store) error {
 // raceRun is the shared bookkeeping of TestConcurrentDispatchers.
 type raceRun struct {
 	s          *Store
+	others     []*Store // more ccd instances on the same Redis, each with its routing copy
+	timer      time.Duration
 	queues     []acd.QueueID
 	pool       []map[acd.Skill]int
 	agents     []acd.AgentID
@@ -110,7 +112,14 @@ type held struct {
 // be held for two calls nor a call for two agents, the stored state is
 // checked atomically throughout, and at the end every agent, call and
 // index entry must be consistent.
+//
+// The dispatchers are spread over three Stores, as over three ccd
+// instances, each deciding in its routing copy, so the copies race each
+// other for the same calls and agents; calls near a time only pickScript
+// decides (the timers are 20 ms) take the script path, so both paths run
+// side by side.
 func TestConcurrentDispatchers(t *testing.T) {
+	const timer = 20 * time.Millisecond
 	const (
 		workers     = 12
 		picksEach   = 2500
@@ -118,13 +127,18 @@ func TestConcurrentDispatchers(t *testing.T) {
 		skills      = 10
 		maxHeldEach = 6
 	)
-	s, _ := newStore(t)
+	s, rdb := newStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rnd := rand.New(rand.NewPCG(1, 2))
-	r := &raceRun{s: s}
+	r := &raceRun{s: s, timer: timer}
+	for range 2 {
+		o, err := New(rdb)
+		ok(t, err)
+		r.others = append(r.others, o)
+	}
 	for i, st := range benchStrategies {
-		q := acd.Queue{ID: acd.QueueID("q" + strconv.Itoa(i)), Strategy: st, RetryDelay: 20 * time.Millisecond, MaxMisses: 3}
+		q := acd.Queue{ID: acd.QueueID("q" + strconv.Itoa(i)), Strategy: st, RetryDelay: timer, MaxMisses: 3}
 		if i%2 == 0 {
 			q.WrapUp = 2 * time.Millisecond
 		}
@@ -196,9 +210,17 @@ func TestConcurrentDispatchers(t *testing.T) {
 		outcomes = append(outcomes, fmt.Sprintf("%s=%d", k, v.(*atomic.Int64).Load()))
 		return true
 	})
-	t.Logf("%d picks (%d attempts), %d answered, %d workers; %v", r.nPicks.Load(), r.nAttempts.Load(), r.nAnswered.Load(), workers, outcomes)
+	var rc RoutingCounts
+	for _, x := range append([]*Store{s}, r.others...) {
+		c := x.RoutingCounts()
+		rc.Copy, rc.Script, rc.Refused, rc.Reads = rc.Copy+c.Copy, rc.Script+c.Script, rc.Refused+c.Refused, rc.Reads+c.Reads
+	}
+	t.Logf("%d picks (%d attempts), %d answered, %d workers; %v; routing: %+v", r.nPicks.Load(), r.nAttempts.Load(), r.nAnswered.Load(), workers, outcomes, rc)
 	if r.nPicks.Load() < workers*picksEach { // batches may overshoot
 		t.Fatalf("only %d picks", r.nPicks.Load())
+	}
+	if n := r.nPicks.Load(); rc.Copy < n/10 || rc.Script < n/20 || rc.Refused == 0 {
+		t.Fatalf("routing %+v of %d picks: both paths should have made many, and the copies should have raced (refusals)", rc, n)
 	}
 	// Wrap-ups end, paused agents resume: all available.
 	eventually(t, 10*time.Second, "wrap-ups reaped", func() bool {
@@ -235,7 +257,10 @@ func (r *raceRun) desktop(ctx context.Context, rnd *rand.Rand) error {
 }
 
 func (r *raceRun) dispatcher(ctx context.Context, w, picks, maxHeld int) error {
-	s := r.s
+	s := r.s // every third dispatcher is on each instance
+	if i := w % (len(r.others) + 1); i > 0 {
+		s = r.others[i-1]
+	}
 	rnd := rand.New(rand.NewPCG(uint64(w), 99))
 	var hold []held
 	var mine []acd.CallID // calls this dispatcher queued, for callbacks
@@ -397,10 +422,10 @@ func (r *raceRun) call(rnd *rand.Rand, id acd.CallID, q acd.QueueID) acd.Call {
 	}
 	if rnd.IntN(5) == 0 {
 		c.Skills = append(c.Skills, req("s"+acd.Skill(strconv.Itoa(rnd.IntN(10))), 5))
-		c.Expansion = []acd.Stage{{After: 20 * time.Millisecond, Skills: c.Skills[:len(c.Skills)-1]}}
+		c.Expansion = []acd.Stage{{After: r.timer, Skills: c.Skills[:len(c.Skills)-1]}}
 	}
 	if rnd.IntN(5) == 0 {
-		c.PreferAgent, c.PreferWait = r.agents[rnd.IntN(len(r.agents))], 20*time.Millisecond
+		c.PreferAgent, c.PreferWait = r.agents[rnd.IntN(len(r.agents))], r.timer
 	}
 	return c
 }

@@ -109,14 +109,20 @@ func refPick(agents []refAgent, st acd.Strategy, reqs []acd.Requirement, cursor 
 // index walks) and whose rare skills make small ones (the pair path), with
 // agents pausing, holding reservations (stale index entries) and finishing
 // calls, and checks each Pick, and each PickBatch over several calls,
-// against the exhaustive reference model.
+// against the exhaustive reference model: once deciding in the routing
+// copy (mirror.go), once in Redis (pickScript).
 func TestPickMatchesReference(t *testing.T) {
+	t.Run("copy", func(t *testing.T) { testPickMatchesReference(t, true) })
+	t.Run("script", func(t *testing.T) { testPickMatchesReference(t, false) })
+}
+
+func testPickMatchesReference(t *testing.T, useCopy bool) {
 	const (
 		agents = 1200
 		rounds = 200
 	)
 	ctx := context.Background()
-	s, _ := newStore(t)
+	s, _ := newStore(t, WithRoutingCopy(useCopy))
 	rnd := rand.New(rand.NewPCG(3, 4))
 	skill := func() acd.Skill {
 		if rnd.IntN(3) > 0 {
@@ -249,7 +255,12 @@ func TestPickMatchesReference(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("picks per path: %v", paths)
+	rc := s.RoutingCounts()
+	t.Logf("picks per path: %v; routing: %+v", paths, rc)
+	total := paths["one skill"] + paths["big pair"] + paths["small pair"]
+	if useCopy && (rc.Copy < int64(total)*9/10 || rc.Refused > 0) || !useCopy && rc.Copy > 0 {
+		t.Errorf("routing %+v for %d assignments: not the path under test", rc, total)
+	}
 	for _, p := range []string{"one skill", "big pair", "small pair", "batch"} {
 		if paths[p] < 10 {
 			t.Errorf("only %d picks through the %s path", paths[p], p)

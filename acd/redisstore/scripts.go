@@ -40,6 +40,7 @@ var setQueueScript = script(`
 local q, strat = ARGV[2], ARGV[3]
 redis.call('HSET', P .. 'queue:' .. q, 'strategy', strat, 'step', ARGV[4], 'max_misses', ARGV[5],
   'retry', ARGV[6], 'wrap', ARGV[7])
+emit('q', q .. '\t' .. strat .. '\t' .. (redis.call('HGET', P .. 'queue:' .. q, 'rr') or ''))
 local c = famof(strat)
 if c == 'I' or string.find(fam(), c, 1, true) then return 0 end
 local _, day = now()
@@ -52,7 +53,7 @@ for _, a in ipairs(agents) do
 end
 redis.call('SET', P .. 'fam', fam() .. c)
 return #agents
-`, "agent", "index")
+`, "agent", "index", "feed")
 
 // ARGV: P queue call prio req stages prefer prefer_wait_us since_us owner channel
 var enqueueScript = script(`
@@ -76,8 +77,9 @@ if ARGV[11] ~= '' then f[#f + 1] = 'channel'; f[#f + 1] = ARGV[11] end
 redis.call('HSET', ck, unpack(f))
 redis.call('ZADD', P .. 'waiting:' .. q, int(score), c)
 redis.call('SADD', P .. 'calls', c)
+emit('w', wentry(c))
 return 1
-`)
+`, "feed")
 
 // ARGV: P call
 var dequeueScript = script(`
@@ -96,6 +98,7 @@ if h[2] == 'reserved' then
   move(a, g, 'available', t, day)
 else
   redis.call('ZREM', P .. 'waiting:' .. h[1], c)
+  emit('r', c)
 end
 dropcall(c)
 return a
@@ -142,6 +145,7 @@ else
   redis.call('HDEL', ck, 'agent')
 end
 redis.call('ZADD', P .. 'waiting:' .. h[1], h[4], c)
+emit('w', wentry(c))
 return a
 `, "move")
 
@@ -237,6 +241,7 @@ move(a, g, 'available', t, day)
 redis.call('HSET', ck, 'state', 'waiting', 'attempts', (tonumber(h[6]) or 0) + 1)
 redis.call('HDEL', ck, 'agent', 'answered')
 redis.call('ZADD', P .. 'waiting:' .. h[1], h[4], c)
+emit('w', wentry(c))
 return a
 `, "move")
 
@@ -282,6 +287,7 @@ for _, c in ipairs(redis.call('ZRANGE', P .. 'rsv', '-inf', int(t), 'BYSCORE', '
     redis.call('HSET', ck, 'state', 'waiting')
     redis.call('HDEL', ck, 'agent')
     redis.call('ZADD', P .. 'waiting:' .. h[3], h[4], c)
+    emit('w', wentry(c))
     n = n + 1
   end
 end
@@ -340,7 +346,7 @@ return {waiting, staffed, avail, sum, #hs}
 //
 // ARGV: P queue lookahead ttl_us max. Returns {call, agent, ...}, {'empty'}
 // or {'noagent'}.
-var pickScript = script(pickLua, "akey", "fewestday")
+var pickScript = script(pickLua, "akey", "fewestday", "feed")
 
 const pickLua = `
 local q, look, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -621,7 +627,7 @@ end
 -- stays so while the batch only takes agents away. After r reservations
 -- the window reaches look + r calls, as it would for r+1 single picks.
 local failed, out, r, i = {}, {}, 0, 1
-local picked, rsv = {}, {}
+local picked, rsv, fe = {}, {}, {}
 while i <= look + r do
   if not calls[i] then
     local from = i - 1 -- reserved calls leave the waiting set at the end
@@ -666,6 +672,7 @@ while i <= look + r do
     if strat == 'round_robin' and m then cfg[2] = m end
     out[#out + 1] = c
     out[#out + 1] = a
+    fe[#fe + 1] = 'u'; fe[#fe + 1] = a; fe[#fe + 1] = 'r'; fe[#fe + 1] = c
     r = r + 1
     if r >= max then break end
   end
@@ -677,9 +684,101 @@ local cs = {}
 for x = 1, #out, 2 do cs[#cs + 1] = out[x] end
 redis.call('ZREM', wk, unpack(cs))
 redis.call('ZADD', P .. 'rsv', unpack(rsv))
-if strat == 'round_robin' and cfg[2] then redis.call('HSET', qk, 'rr', cfg[2]) end
+if strat == 'round_robin' and cfg[2] then
+  redis.call('HSET', qk, 'rr', cfg[2])
+  fe[#fe + 1] = 'q'; fe[#fe + 1] = q .. '\t' .. strat .. '\t' .. cfg[2]
+end
+emit(unpack(fe))
 return out
 `
+
+// reserveScript reserves the pairs a dispatcher chose from its copy of the
+// routing state (mirror.go), each only if it is still right: the call
+// waits in the queue and the agent is available with the skills the copy
+// had for it; a call held for a preferred agent, with agents excluded or
+// with expansion steps is checked in full (requirements at this time's
+// step, exclusions, preference). It writes what pickScript writes for the
+// pairs it reserves, and the round robin cursor if given.
+//
+// The copy is as new as the feed entry it names: when the feed has gone
+// further and the dispatcher asks for it (strict), nothing is reserved and
+// the script returns the entries from that one on, so the dispatcher
+// decides again on the state as it is. Not strict, the checks above are
+// all: with changes pouring in, a dispatcher's second try takes what is
+// still right rather than chase the feed.
+//
+// ARGV: P queue ttl_us cursor feed_seq strict, then call agent skills for
+// each pair. Returns the number of pairs refused, the id of its feed entry
+// (empty if none), then call, agent, ... reserved; or {'stale', entries}.
+var reserveScript = script(`
+local q, ttl, rr, seen = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local fk = P .. 'feed'
+local head = ARGV[6] == '1' and redis.call('XREVRANGE', fk, '+', '-', 'COUNT', 1)
+if head and (head[1] and head[1][1] or '0-0') ~= '0-' .. seen then
+  local from = seen
+  if from == '0' then from = '1' end
+  return {'stale', redis.call('XRANGE', fk, '0-' .. from, '+', 'COUNT', 4096)}
+end
+local wk = P .. 'waiting:' .. q
+local t = now()
+local out, picked, cs, rsv, fe, taken = {0, ''}, {}, {}, {}, {}, {}
+for x = 7, #ARGV - 2, 3 do
+  local c, a, sk = ARGV[x], ARGV[x + 1], ARGV[x + 2]
+  local ck = P .. 'call:' .. c
+  local h = redis.call('HMGET', ck, 'state', 'queue', 'stages', 'prefer_until', 'excl_until')
+  local ok = h[1] == 'waiting' and h[2] == q and not taken[a]
+  if ok then
+    local v = redis.call('HMGET', akey(a), 'state', 'skills')
+    ok = v[1] == 'available' and v[2] == sk
+  end
+  if ok and (h[3] or h[4] or h[5]) then
+    local d = redis.call('HMGET', ck, 'req', 'enq', 'prefer')
+    local rs = d[1] or ''
+    if h[3] then
+      local enq = tonumber(d[2])
+      for after, x in string.gmatch(h[3], '(%d+) ?([^\n]*)') do
+        if enq + tonumber(after) > t then break end
+        rs = x
+      end
+    end
+    if d[3] and d[3] ~= a and t < (tonumber(h[4]) or 0) then ok = false end
+    if ok and (tonumber(h[5]) or 0) > t then
+      local u = redis.call('ZSCORE', P .. 'excl:' .. c, a)
+      if u and tonumber(u) > t then ok = false end
+    end
+    local lv = {}
+    for s, l in string.gmatch(sk, '(%S+) (%d+)') do lv[s] = tonumber(l) end
+    for s, m in string.gmatch(rs, '(%S+) (%d+)') do
+      if (lv[s] or 0) < tonumber(m) then ok = false break end
+    end
+  end
+  if ok then
+    taken[a] = true
+    picked[#picked + 1] = a
+    cs[#cs + 1] = c
+    rsv[#rsv + 1] = int(t + ttl)
+    rsv[#rsv + 1] = c
+    redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
+    redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
+    out[#out + 1] = c
+    out[#out + 1] = a
+    fe[#fe + 1] = 'u'; fe[#fe + 1] = a; fe[#fe + 1] = 'r'; fe[#fe + 1] = c
+  else
+    out[1] = out[1] + 1
+  end
+end
+if #picked == 0 then return out end
+redis.call('ZREM', P .. 'avail', unpack(picked)) -- their other index entries go stale
+redis.call('ZREM', wk, unpack(cs))
+redis.call('ZADD', P .. 'rsv', unpack(rsv))
+if rr ~= '' then
+  local qk = P .. 'queue:' .. q
+  redis.call('HSET', qk, 'rr', rr)
+  fe[#fe + 1] = 'q'; fe[#fe + 1] = q .. '\t' .. (redis.call('HGET', qk, 'strategy') or '') .. '\t' .. rr
+end
+out[2] = emit(unpack(fe))
+return out
+`, "akey", "feed")
 
 // allScripts are loaded by Store.Load.
 var allScripts = []*redisScript{
@@ -687,5 +786,5 @@ var allScripts = []*redisScript{
 	{"enqueue", enqueueScript}, {"dequeue", dequeueScript}, {"release", releaseScript},
 	{"finish", finishScript}, {"requeue", requeueScript}, {"set callback", setCallbackScript},
 	{"position", positionScript}, {"reap", reapScript}, {"stats", statsScript}, {"pick", pickScript},
-	{"redirect", redirectScript}, {"party", partyScript},
+	{"redirect", redirectScript}, {"party", partyScript}, {"reserve", reserveScript},
 }

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,10 +39,12 @@ const maxRank = 999_999_999
 
 // Store is the Redis routing state.
 type Store struct {
-	rdb       redis.UniversalClient
-	prefix    string
-	ttl       time.Duration
-	lookahead int
+	rdb         redis.UniversalClient
+	prefix      string
+	ttl         time.Duration
+	lookahead   int
+	mir         *mirror // the routing copy (mirror.go), nil when off
+	scriptPicks atomic.Int64
 }
 
 // Option configures a Store.
@@ -62,7 +65,7 @@ func WithLookahead(n int) Option { return func(s *Store) { s.lookahead = n } }
 
 // New returns a Store on a Redis client (a *redis.Client or cluster client).
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
-	s := &Store{rdb: rdb, prefix: "{acd}:", ttl: 60 * time.Second, lookahead: 16}
+	s := &Store{rdb: rdb, prefix: "{acd}:", ttl: 60 * time.Second, lookahead: 16, mir: newMirror()}
 	for _, o := range opts {
 		o(s)
 	}
