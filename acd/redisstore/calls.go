@@ -52,12 +52,18 @@ func (s *Store) PickBatch(ctx context.Context, queue acd.QueueID, max int) ([]ac
 	if max < 1 {
 		return nil, fmt.Errorf("%w: batch of %d", acd.ErrInvalid, max)
 	}
-	if s.mir != nil {
-		if as, err, done := s.copyPick(ctx, queue, max); done {
-			return as, err
-		}
+	if s.mir == nil {
+		return s.scriptPick(ctx, queue, max)
 	}
-	return s.scriptPick(ctx, queue, max)
+	as, err, done, confirm := s.copyPick(ctx, queue, max)
+	if done {
+		return as, err
+	}
+	as, err = s.scriptPick(ctx, queue, max)
+	if confirm && err == nil {
+		s.distrust()
+	}
+	return as, err
 }
 
 // scriptPick makes the decisions inside Redis (pickScript).

@@ -471,25 +471,17 @@ func (s *Store) tail() {
 	}
 }
 
-// catchUp applies the feed entries after m.last. The range starts at
-// m.last itself: finding it shows nothing in between was trimmed.
+// catchUp applies the feed entries after m.last.
 func (s *Store) catchUp(ctx context.Context) error {
 	m := s.mir
 	const page = 4096
 	for {
-		from := m.last
-		if from == 0 {
-			from = 1
-		}
-		res, err := s.rdb.Do(ctx, "XRANGE", s.prefix+"feed", "0-"+strconv.FormatUint(from, 10), "+", "COUNT", page).Slice()
+		res, err := s.rdb.Do(ctx, "XRANGE", s.prefix+"feed", "(0-"+strconv.FormatUint(m.last, 10), "+", "COUNT", page).Slice()
 		if err != nil {
 			return fmt.Errorf("acd: routing feed: %w", err)
 		}
-		if err := m.applyEntries(res, from); err != nil {
+		if err := m.applyEntries(res, m.last+1); err != nil {
 			return err
-		}
-		if len(res) == 0 && m.last > 0 {
-			return errFeedGap // even the last entry read is gone: the feed was removed
 		}
 		if len(res) < page {
 			return nil
@@ -504,18 +496,25 @@ func (s *Store) readAll(ctx context.Context) error {
 	m := s.mir
 	m.reset()
 	m.nReads.Add(1)
-	res, err := s.rdb.Do(ctx, "XREVRANGE", s.prefix+"feed", "+", "-", "COUNT", 1).Slice()
-	if err != nil {
+	var last uint64 // the feed's last id, kept by Redis when entries are trimmed
+	info, err := s.rdb.Do(ctx, "XINFO", "STREAM", s.prefix+"feed").Result()
+	if err != nil && !strings.Contains(err.Error(), "no such key") {
 		return fmt.Errorf("acd: routing feed: %w", err)
 	}
-	var last uint64
-	if len(res) == 1 {
-		ent, _ := res[0].([]any)
-		if len(ent) == 2 {
-			id, _ := ent[0].(string)
-			if last, err = feedSeq(id); err != nil {
-				return err
+	var id any // a map in RESP3, pairs in RESP2
+	switch v := info.(type) {
+	case map[any]any:
+		id = v["last-generated-id"]
+	case []any:
+		for i := 0; i+1 < len(v); i += 2 {
+			if v[i] == "last-generated-id" {
+				id = v[i+1]
 			}
+		}
+	}
+	if id, ok := id.(string); ok {
+		if last, err = feedSeq(id); err != nil {
+			return err
 		}
 	}
 	av, err := s.rdb.ZRangeWithScores(ctx, s.prefix+"avail", 0, -1).Result()
@@ -854,6 +853,16 @@ func (m *mirror) bestSkill(req []mReq, drive int, fits func(*mAgent, int) bool) 
 	return best
 }
 
+// distrust makes the copy read the routing state afresh at the next pick:
+// pickScript found work where the copy, read up to the feed's end, had
+// none, so the feed the copy follows is not the one the scripts write (it
+// was removed and begun anew).
+func (s *Store) distrust() {
+	s.mir.mu.Lock()
+	s.mir.reset()
+	s.mir.mu.Unlock()
+}
+
 // syncCopy brings the routing copy up to date.
 func (s *Store) syncCopy(ctx context.Context) error {
 	if s.mir == nil {
@@ -865,8 +874,9 @@ func (s *Store) syncCopy(ctx context.Context) error {
 }
 
 // copyPick makes the decisions in the copy and has Redis reserve them. done
-// is false when pickScript must decide instead.
-func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []acd.Assignment, err error, done bool) {
+// is false when pickScript must decide instead; confirm, when it is to
+// confirm that the copy, just read up to the feed's end, has nothing.
+func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []acd.Assignment, err error, done, confirm bool) {
 	m := s.mir
 	m.tail.Do(func() { go s.tail() })
 	m.mu.Lock()
@@ -881,7 +891,7 @@ func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []
 		if !m.synced || !current && !m.queue(string(queue)).loaded {
 			if err := s.follow(ctx); err != nil {
 				m.reset() // read afresh next time
-				return nil, nil, false
+				return nil, nil, false, false
 			}
 			current = true
 		}
@@ -889,38 +899,38 @@ func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []
 		if !q.loaded {
 			if err := s.loadQueue(ctx, string(queue)); err != nil {
 				m.reset()
-				return nil, nil, false
+				return nil, nil, false, false
 			}
 		}
 		now := time.Now()
 		pairs, cursor, ok := m.plan(q, max, s.lookahead, now.UnixMicro())
 		if !ok && len(pairs) == 0 {
-			return nil, nil, false
+			return nil, nil, false, false
 		}
 		if len(pairs) == 0 {
 			if !current { // the copy may lag the feed: read it, decide again
 				if err := s.follow(ctx); err != nil {
 					m.reset()
-					return nil, nil, false
+					return nil, nil, false, false
 				}
 				current = true
 				continue
 			}
 			if now.Sub(m.asked[string(queue)]) >= confirmEvery {
 				m.asked[string(queue)] = now
-				return nil, nil, false
+				return nil, nil, false, true
 			}
 			for _, c := range q.waiting {
 				if !m.busyC[c.id] {
-					return nil, fmt.Errorf("%w: queue %s", acd.ErrNoAgent, queue), true
+					return nil, fmt.Errorf("%w: queue %s", acd.ErrNoAgent, queue), true, false
 				}
 			}
-			return nil, fmt.Errorf("%w: queue %s", acd.ErrNoCall, queue), true
+			return nil, fmt.Errorf("%w: queue %s", acd.ErrNoCall, queue), true, false
 		}
 		as, stale, err := s.reserve(ctx, q, queue, pairs, cursor, try == 0)
 		if err != nil || !stale {
 			if len(as) == 0 && err == nil {
-				return nil, nil, false // all refused: pickScript decides
+				return nil, nil, false, false // all refused: pickScript decides
 			}
 			if err == nil && !ok && len(as) < max {
 				// The plan stopped at a call for pickScript: it goes on from there.
@@ -931,11 +941,11 @@ func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []
 					as = append(as, more...)
 				}
 			}
-			return as, err, true
+			return as, err, true, false
 		}
 		current = true // reserve applied the entries the copy missed
 	}
-	return nil, nil, false
+	return nil, nil, false, false
 }
 
 // reserve has Redis check and reserve the pairs (m.mu held on entry and
@@ -961,8 +971,11 @@ func (s *Store) reserve(ctx context.Context, q *mQueue, queue acd.QueueID, pairs
 		return nil, false, mapErr(rerr)
 	}
 	if len(res) == 2 && res[0] == "stale" {
+		// The entries start at the copy's last one, which must be there (if
+		// the copy had read any): else the feed was trimmed past it or made
+		// anew, and the copy is read afresh.
 		ents, _ := res[1].([]any)
-		if err := m.applyEntries(ents, max(seen, 1)); err != nil {
+		if len(ents) == 0 || m.applyEntries(ents, max(seen, 1)) != nil {
 			m.reset()
 			return nil, false, nil
 		}
