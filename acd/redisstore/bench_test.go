@@ -183,14 +183,16 @@ func benchStart(b *testing.B) *Store {
 	return bench.store
 }
 
-// BenchmarkPick measures routing decisions (the pick script) with 10,000
-// agents, 100 skills and 1,000 waiting calls per strategy, made by 1, 4 and
-// 8 concurrent dispatchers sharing one Redis (and the machine's cores). The
-// picks run in phases of 512; between phases, untimed, every picked call is
-// answered and finished (the agent available again) and a new call queued
-// in one pipeline, so neither pool drains. Redis runs scripts one at a time,
-// so decisions/s is the routing capacity; p50-ms and p99-ms are one pick's
-// latency as a dispatcher sees it, queueing in Redis included.
+// BenchmarkPick measures routing decisions (Store.Pick: chosen in the
+// routing copy, checked and reserved by reserveScript) with 10,000 agents,
+// 100 skills and 1,000 waiting calls per strategy, made by 1, 2, 4 and 8
+// concurrent dispatchers of one ccd (sharing its copy) against one Redis
+// (and the machine's cores). The picks run in phases of 512; between
+// phases, untimed, every picked call is answered and finished (the agent
+// available again) and a new call queued in one pipeline, so neither pool
+// drains. p50-ms and p99-ms are one pick's latency as a dispatcher sees it,
+// queueing in Redis included; redis-µs/decision is Redis's time on routing
+// (scripts and feed reads) per decision.
 func BenchmarkPick(b *testing.B) {
 	s := benchStart(b)
 	for _, st := range benchStrategies {
@@ -215,6 +217,24 @@ func BenchmarkPickBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkPickBatchScript is BenchmarkPickBatch with the decisions made
+// inside Redis (pickScript, no routing copy), on the same Redis and data,
+// for comparison.
+func BenchmarkPickBatchScript(b *testing.B) {
+	benchStart(b)
+	s, err := New(bench.rdb, WithRoutingCopy(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, st := range benchStrategies {
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/dispatchers=%d", st, n), func(b *testing.B) {
+				benchPicks(b, s, acd.QueueID(st), n, 8)
+			})
+		}
+	}
+}
+
 // benchPicks runs b.N decisions in phases, batch decisions per script.
 func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	ctx := context.Background()
@@ -230,7 +250,7 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 		errs := make([]error, dispatchers)
 		var wg sync.WaitGroup
 		b.StopTimer()
-		us0, err := evalshaMicros(ctx, s)
+		us0, err := routingMicros(ctx, s)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -264,7 +284,7 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 		if err := errors.Join(errs...); err != nil {
 			b.Fatal(err)
 		}
-		us1, err := evalshaMicros(ctx, s)
+		us1, err := routingMicros(ctx, s)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -288,25 +308,36 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	b.ReportMetric(scriptUS/float64(decided), "redis-µs/decision")
 }
 
-// evalshaMicros is the time Redis has spent running scripts (EVALSHA), in
-// µs, from INFO commandstats.
-func evalshaMicros(ctx context.Context, s *Store) (float64, error) {
+// routingMicros is the time Redis has spent on routing, in µs, from INFO
+// commandstats: running scripts (EVALSHA) and serving the routing feed to
+// the copy (XRANGE, XREAD, XINFO).
+func routingMicros(ctx context.Context, s *Store) (float64, error) {
 	info, err := s.rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return 0, err
 	}
+	var us float64
 	for _, l := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "cmdstat_evalsha:")
+		name, rest, ok := strings.Cut(strings.TrimSpace(l), ":")
+		switch name {
+		case "cmdstat_evalsha", "cmdstat_xrange", "cmdstat_xread", "cmdstat_xinfo|stream":
+		default:
+			ok = false
+		}
 		if !ok {
 			continue
 		}
 		for _, kv := range strings.Split(rest, ",") {
 			if v, ok := strings.CutPrefix(kv, "usec="); ok {
-				return strconv.ParseFloat(v, 64)
+				n, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, err
+				}
+				us += n
 			}
 		}
 	}
-	return 0, nil
+	return us, nil
 }
 
 // benchRefill answers and finishes the picked calls and queues as many new

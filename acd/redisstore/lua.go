@@ -53,6 +53,14 @@ import (
 //	P calls          set   every call with a hash (waiting, reserved, talking)
 //	P rsv            zset  reserved calls, score deadline (µs)
 //
+// The routing feed, which each Store's routing copy follows (mirror.go):
+//
+//	P feed   stream  ids 0-1, 0-2, ...; fields: a "agent idle rank answered
+//	                 day skills" (became available), u agent (no longer),
+//	                 w "call queue score enq req stages prefer prefer_until
+//	                 excl_until excl" (waits, again), r call (waits no
+//	                 more), q "queue strategy cursor" (tab-separated)
+//
 // Times come from the Redis clock (TIME) so every dispatcher agrees; days
 // are UTC days since the epoch. Scripts build key names from the prefix; on
 // Redis Cluster the prefix must carry a hash tag so all keys share one slot.

@@ -1,13 +1,18 @@
 // Package redisstore keeps the ACD's live routing state in Redis. Every
-// change that must be atomic — above all picking an agent for a call and
-// reserving both — is one Lua script, so several dispatchers can share one
+// change that must be atomic — above all reserving an agent and a call for
+// each other — is one Lua script, so several dispatchers can share one
 // Redis without ever offering one agent two calls or one call to two agents.
 //
-// Routing decisions stay cheap with many agents: available agents are kept
-// in sorted sets already in each strategy's order (per skill and overall),
-// so a pick reads the first few entries of one index instead of ranking
-// every agent. The layout is described in lua.go. It needs Redis 7.0 or
-// later (SINTERCARD, ZINTERCARD, ZRANGE BYSCORE/BYLEX).
+// A pick is decided in one of two ways. Usually in the Store's copy of the
+// routing state (mirror.go), which follows a feed of every change the
+// scripts make; Redis then checks each chosen pair and reserves it in one
+// script, refusing a pair whose call or agent changed meanwhile. Otherwise
+// inside Redis by pickScript, which chooses and reserves in one script:
+// available agents are kept in sorted sets already in each strategy's
+// order (per skill and overall), so it reads the first few entries of one
+// index instead of ranking every agent. Both decide by the same rules. The
+// layout is described in lua.go. It needs Redis 7.0 or later (SINTERCARD,
+// ZINTERCARD, ZRANGE BYSCORE/BYLEX, XADD with 0-*).
 package redisstore
 
 import (

@@ -12,6 +12,7 @@ BenchmarkPick/longest_idle/dispatchers=1-2         	    5833	    238059 ns/op	  
 BenchmarkPickBatch/longest_idle/dispatchers=1-2    	   18482	     66377 ns/op	     15067 decisions/s	         0.4960 p50-ms	         0.9720 p99-ms	  42.5 redis-µs/decision	     374 B/op	       6 allocs/op
 BenchmarkPickBatch/longest_idle/dispatchers=2-2    	   23346	     50111 ns/op	     20966 decisions/s	         0.7532 p50-ms	         1.374 p99-ms	  41.5 redis-µs/decision	     371 B/op	       6 allocs/op
 BenchmarkPickBatch/best_skill/dispatchers=1-2      	   19285	     67569 ns/op	     14802 decisions/s	         0.5051 p50-ms	         0.8150 p99-ms	  44.0 redis-µs/decision	     373 B/op	       6 allocs/op
+BenchmarkPickBatchScript/best_skill/dispatchers=1-2 	   19285	     67569 ns/op	     12000 decisions/s	         0.6 p50-ms	         0.95 p99-ms	  50.0 redis-µs/decision	     373 B/op	       6 allocs/op
 `
 
 func TestParseTakesOnlyBatchPicks(t *testing.T) {
@@ -22,12 +23,15 @@ func TestParseTakesOnlyBatchPicks(t *testing.T) {
 	if server != "redis 7.0.15" {
 		t.Errorf("server %q", server)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("%d rows, want 3", len(rows))
+	if len(rows) != 4 {
+		t.Fatalf("%d rows, want 4", len(rows))
 	}
 	r := rows[1]
-	if r.strategy != "longest_idle" || r.dispatchers != 2 || r.rate != 20966 || r.p50 != 0.7532 || r.p99 != 1.374 || r.redisUS != 41.5 {
+	if r.strategy != "longest_idle" || r.dispatchers != 2 || r.rate != 20966 || r.p50 != 0.7532 || r.p99 != 1.374 || r.redisUS != 41.5 || r.script {
 		t.Errorf("row %+v", r)
+	}
+	if r := rows[3]; !r.script || r.strategy != "best_skill" || r.rate != 12000 {
+		t.Errorf("script row %+v", r)
 	}
 }
 
@@ -40,11 +44,12 @@ func TestVerdictNotMet(t *testing.T) {
 	render(&b, rows, server)
 	out := b.String()
 	for _, want := range []string{
-		"| longest_idle | 2 | 20,966 | 0.753 ms | 1.374 ms | 41.5 |  |",
-		"**Goal not met in this run.** The most decisions/s with p99 under 1 ms: 15,067 (longest_idle, 1 dispatcher, p99 0.972 ms).",
-		"Redis spends 43 µs per decision on average",
+		"| copy | longest_idle | 2 | 20,966 | 0.753 ms | 1.374 ms | 41.5 |  |",
+		"| script | best_skill | 1 | 12,000 | 0.600 ms | 0.950 ms | 50.0 |  |",
+		"**Goal not met in this run.** The most decisions/s with p99 under 1 ms: 15,067 (longest_idle, 1 dispatcher, copy, p99 0.972 ms).",
+		"Deciding in the copy, Redis spends 43 µs per decision on average, a ceiling of about 23,400 decisions/s",
+		"Deciding in the script, Redis spends 50 µs per decision on average, a ceiling of about 20,000 decisions/s",
 		"one Redis (redis 7.0.15)",
-		"a ceiling of about 23,400 decisions/s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
@@ -60,7 +65,7 @@ func TestVerdictMet(t *testing.T) {
 	}
 	var b strings.Builder
 	render(&b, rows, server)
-	if !strings.Contains(b.String(), "**Goal met** by longest_idle with 1 dispatcher.") || !strings.Contains(b.String(), "| 21,000 | 0.400 ms | 0.800 ms | – | met |") {
+	if !strings.Contains(b.String(), "**Goal met** by longest_idle with 1 dispatcher (copy).") || !strings.Contains(b.String(), "| copy | longest_idle | 1 | 21,000 | 0.400 ms | 0.800 ms | – | met |") {
 		t.Errorf("verdict:\n%s", b.String())
 	}
 }
