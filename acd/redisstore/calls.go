@@ -61,7 +61,7 @@ func (s *Store) PickBatch(ctx context.Context, queue acd.QueueID, max int) ([]ac
 	}
 	as, err = s.scriptPick(ctx, queue, max)
 	if confirm && err == nil {
-		s.distrust()
+		s.distrust(ctx)
 	}
 	return as, err
 }

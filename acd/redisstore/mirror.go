@@ -3,6 +3,8 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -159,6 +161,7 @@ type mirror struct {
 	agents map[string]*mAgent
 	lists  [orders]map[string][]*mAgent // by key: "" (all), skill, or "skill level" (byLevel)
 	inUse  [orders]bool
+	whole  [orders]bool // keeping the list of all agents ("") too: calls without skills
 	day    int64 // the UTC day byFewest counts answers of
 	calls  map[string]*mCall
 	queues map[string]*mQueue
@@ -166,12 +169,15 @@ type mirror struct {
 	busyC  map[string]bool
 	asked  map[string]time.Time // per queue: pickScript last confirmed "nothing"
 	tail   sync.Once            // starts the feed reader
+	id     string               // tags this copy's reservations in the feed
 
 	nCopy, nRefused, nReads atomic.Int64
 }
 
 func newMirror() *mirror {
-	m := &mirror{busyA: map[string]bool{}, busyC: map[string]bool{}, asked: map[string]time.Time{}}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	m := &mirror{busyA: map[string]bool{}, busyC: map[string]bool{}, asked: map[string]time.Time{}, id: hex.EncodeToString(b[:])}
 	m.reset()
 	return m
 }
@@ -182,6 +188,7 @@ func (m *mirror) reset() {
 	for o := range orders {
 		m.lists[o] = map[string][]*mAgent{}
 		m.inUse[o] = o == byIdle
+		m.whole[o] = false
 	}
 	m.calls = map[string]*mCall{}
 	m.queues = map[string]*mQueue{}
@@ -208,8 +215,8 @@ func (m *mirror) answered(a *mAgent) int64 {
 }
 
 // keys calls fn with each list key of order o holding agent a.
-func keys(o order, a *mAgent, fn func(string)) {
-	if o != byLevel {
+func (m *mirror) keys(o order, a *mAgent, fn func(string)) {
+	if m.whole[o] {
 		fn("")
 	}
 	for i, k := range a.skills {
@@ -222,7 +229,7 @@ func keys(o order, a *mAgent, fn func(string)) {
 }
 
 func (m *mirror) insert(o order, a *mAgent) {
-	keys(o, a, func(k string) {
+	m.keys(o, a, func(k string) {
 		l := m.lists[o][k]
 		i, _ := slices.BinarySearchFunc(l, a, func(x, y *mAgent) int { return m.compare(o, x, y) })
 		m.lists[o][k] = slices.Insert(l, i, a)
@@ -230,7 +237,7 @@ func (m *mirror) insert(o order, a *mAgent) {
 }
 
 func (m *mirror) remove(o order, a *mAgent) {
-	keys(o, a, func(k string) {
+	m.keys(o, a, func(k string) {
 		l := m.lists[o][k]
 		i, found := slices.BinarySearchFunc(l, a, func(x, y *mAgent) int { return m.compare(o, x, y) })
 		if !found || l[i] != a {
@@ -253,7 +260,7 @@ func (m *mirror) use(o order, day int64) {
 	}
 	l := map[string][]*mAgent{}
 	for _, a := range m.agents {
-		keys(o, a, func(k string) { l[k] = append(l[k], a) })
+		m.keys(o, a, func(k string) { l[k] = append(l[k], a) })
 	}
 	for _, x := range l {
 		slices.SortFunc(x, func(x, y *mAgent) int { return m.compare(o, x, y) })
@@ -356,6 +363,7 @@ func (m *mirror) apply(kind, v string) error {
 			excl: parseExcl(f[9])})
 	case kind == "r" && len(f) == 1:
 		m.delCall(f[0])
+	case kind == "i": // the copy that made a reservation
 	case kind == "q" && len(f) == 3:
 		q := m.queue(f[0])
 		q.strategy, q.rr = acd.Strategy(f[1]), f[2]
@@ -496,26 +504,9 @@ func (s *Store) readAll(ctx context.Context) error {
 	m := s.mir
 	m.reset()
 	m.nReads.Add(1)
-	var last uint64 // the feed's last id, kept by Redis when entries are trimmed
-	info, err := s.rdb.Do(ctx, "XINFO", "STREAM", s.prefix+"feed").Result()
-	if err != nil && !strings.Contains(err.Error(), "no such key") {
-		return fmt.Errorf("acd: routing feed: %w", err)
-	}
-	var id any // a map in RESP3, pairs in RESP2
-	switch v := info.(type) {
-	case map[any]any:
-		id = v["last-generated-id"]
-	case []any:
-		for i := 0; i+1 < len(v); i += 2 {
-			if v[i] == "last-generated-id" {
-				id = v[i+1]
-			}
-		}
-	}
-	if id, ok := id.(string); ok {
-		if last, err = feedSeq(id); err != nil {
-			return err
-		}
+	last, err := s.feedLast(ctx)
+	if err != nil {
+		return err
 	}
 	av, err := s.rdb.ZRangeWithScores(ctx, s.prefix+"avail", 0, -1).Result()
 	if err != nil {
@@ -792,6 +783,16 @@ func (m *mirror) choose(req []mReq, st acd.Strategy, cursor string, taken, excl 
 	key := ""
 	if drive >= 0 {
 		key = req[drive].skill
+	} else if !m.whole[o] {
+		// The first call without skills: from now on keep all agents in one
+		// list too (for each skill only, a change moves fewer entries).
+		m.whole[o] = true
+		l := make([]*mAgent, 0, len(m.agents))
+		for _, a := range m.agents {
+			l = append(l, a)
+		}
+		slices.SortFunc(l, func(x, y *mAgent) int { return m.compare(o, x, y) })
+		m.lists[o][""] = l
 	}
 	l := m.lists[o][key]
 	from := 0
@@ -853,14 +854,42 @@ func (m *mirror) bestSkill(req []mReq, drive int, fits func(*mAgent, int) bool) 
 	return best
 }
 
-// distrust makes the copy read the routing state afresh at the next pick:
-// pickScript found work where the copy, read up to the feed's end, had
-// none, so the feed the copy follows is not the one the scripts write (it
-// was removed and begun anew).
-func (s *Store) distrust() {
-	s.mir.mu.Lock()
-	s.mir.reset()
-	s.mir.mu.Unlock()
+// distrust is called when pickScript found work where the copy, read up
+// to the feed's end, had none. Mostly a change came in between; but if the
+// feed is behind the copy, it was removed and begun anew, and the copy
+// reads the routing state afresh at the next pick.
+func (s *Store) distrust(ctx context.Context) {
+	last, err := s.feedLast(ctx)
+	m := s.mir
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil || last < m.last {
+		m.reset()
+	}
+}
+
+// feedLast is the id of the feed's last entry, which Redis keeps when
+// entries are trimmed; 0 with no feed.
+func (s *Store) feedLast(ctx context.Context) (uint64, error) {
+	info, err := s.rdb.Do(ctx, "XINFO", "STREAM", s.prefix+"feed").Result()
+	if err != nil && !strings.Contains(err.Error(), "no such key") {
+		return 0, fmt.Errorf("acd: routing feed: %w", err)
+	}
+	var id any // a map in RESP3, pairs in RESP2
+	switch v := info.(type) {
+	case map[any]any:
+		id = v["last-generated-id"]
+	case []any:
+		for i := 0; i+1 < len(v); i += 2 {
+			if v[i] == "last-generated-id" {
+				id = v[i+1]
+			}
+		}
+	}
+	if id, ok := id.(string); ok {
+		return feedSeq(id)
+	}
+	return 0, nil
 }
 
 // syncCopy brings the routing copy up to date.
@@ -954,11 +983,12 @@ func (s *Store) copyPick(ctx context.Context, queue acd.QueueID, max int) (as []
 func (s *Store) reserve(ctx context.Context, q *mQueue, queue acd.QueueID, pairs []mPair, cursor string, strict bool) (as []acd.Assignment, stale bool, err error) {
 	m := s.mir
 	seen := m.last
-	args := make([]any, 0, 6+3*len(pairs))
-	args = append(args, s.prefix, string(queue), s.ttl.Microseconds(), cursor, seen, boolArg(strict))
+	args := make([]any, 0, 7+4*len(pairs))
+	args = append(args, s.prefix, string(queue), s.ttl.Microseconds(), cursor, seen, boolArg(strict), m.id)
 	for _, p := range pairs {
 		m.busyA[p.a.id], m.busyC[p.c.id] = true, true
-		args = append(args, p.c.id, p.a.id, p.a.raw)
+		flag := p.c.stages != "" || p.c.prefer != "" || p.c.eu > 0
+		args = append(args, p.c.id, p.a.id, p.a.raw, boolArg(flag))
 	}
 	m.mu.Unlock()
 	res, rerr := reserveScript.Run(ctx, s.rdb, nil, args...).Slice()
@@ -971,6 +1001,9 @@ func (s *Store) reserve(ctx context.Context, q *mQueue, queue acd.QueueID, pairs
 		return nil, false, mapErr(rerr)
 	}
 	if len(res) == 2 && res[0] == "stale" {
+		if !m.synced || m.last < seen {
+			return nil, false, nil // read afresh meanwhile
+		}
 		// The entries start at the copy's last one, which must be there (if
 		// the copy had read any): else the feed was trimmed past it or made
 		// anew, and the copy is read afresh.

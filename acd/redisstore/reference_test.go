@@ -158,7 +158,11 @@ func testPickMatchesReference(t *testing.T, useCopy bool) {
 				for n := 1 + max(0, rnd.IntN(8)-4); len(calls) < n; {
 					c := acd.Call{ID: acd.CallID("c" + strconv.Itoa(seq)), Queue: q}
 					seq++
-					for k := 1 + rnd.IntN(3); len(c.Skills) < k; {
+					k := 1 + rnd.IntN(3)
+					if rnd.IntN(10) == 0 {
+						k = 0 // any agent will do
+					}
+					for len(c.Skills) < k {
 						if sk := skill(); !slices.ContainsFunc(c.Skills, func(r acd.Requirement) bool { return r.Skill == sk }) {
 							c.Skills = append(c.Skills, req(sk, 1+rnd.IntN(3)))
 						}
@@ -218,6 +222,8 @@ func testPickMatchesReference(t *testing.T, useCopy bool) {
 						}
 					}
 					switch {
+					case len(c.Skills) == 0:
+						paths["no skill"]++
 					case len(c.Skills) == 1:
 						paths["one skill"]++
 					case common == len(c.Skills):
@@ -257,11 +263,11 @@ func testPickMatchesReference(t *testing.T, useCopy bool) {
 	}
 	rc := s.RoutingCounts()
 	t.Logf("picks per path: %v; routing: %+v", paths, rc)
-	total := paths["one skill"] + paths["big pair"] + paths["small pair"]
+	total := paths["no skill"] + paths["one skill"] + paths["big pair"] + paths["small pair"]
 	if useCopy && (rc.Copy < int64(total)*9/10 || rc.Refused > 0) || !useCopy && rc.Copy > 0 {
 		t.Errorf("routing %+v for %d assignments: not the path under test", rc, total)
 	}
-	for _, p := range []string{"one skill", "big pair", "small pair", "batch"} {
+	for _, p := range []string{"no skill", "one skill", "big pair", "small pair", "batch"} {
 		if paths[p] < 10 {
 			t.Errorf("only %d picks through the %s path", paths[p], p)
 		}

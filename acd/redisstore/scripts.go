@@ -693,56 +693,84 @@ return out
 `
 
 // reserveScript reserves the pairs a dispatcher chose from its copy of the
-// routing state (mirror.go), each only if it is still right: the call
-// waits in the queue and the agent is available with the skills the copy
-// had for it; a call held for a preferred agent, with agents excluded or
-// with expansion steps is checked in full (requirements at this time's
-// step, exclusions, preference). It writes what pickScript writes for the
-// pairs it reserves, and the round robin cursor if given.
+// routing state (mirror.go), each only if it is still right, and writes
+// what pickScript writes for them (and the round robin cursor if given).
 //
-// The copy is as new as the feed entry it names: when the feed has gone
-// further and the dispatcher asks for it (strict), nothing is reserved and
-// the script returns the entries from that one on, so the dispatcher
-// decides again on the state as it is. Not strict, the checks above are
-// all: with changes pouring in, a dispatcher's second try takes what is
-// still right rather than chase the feed.
+// The copy is as new as the feed entry it names (seen). Strict, the script
+// first checks that the feed has nothing newer but the reservations of the
+// same copy (entries tagged with its id: the copy planned around those in
+// flight); if it has, nothing is reserved and the entries from seen on are
+// returned, so the dispatcher decides again on the state as it is. A copy
+// found current is exact: each call is checked to wait in the queue and
+// each agent to be available, in one command each. Not strict (a second
+// try, with changes pouring in), each pair is checked in full: the call
+// waits in the queue, the agent is available with the skills the copy had
+// for it. Either way a call held for a preferred agent, with agents
+// excluded or with expansion steps (flagged by the copy) is checked on
+// Redis's clock: requirements at this time's step, exclusions, preference.
 //
-// ARGV: P queue ttl_us cursor feed_seq strict, then call agent skills for
-// each pair. Returns the number of pairs refused, the id of its feed entry
-// (empty if none), then call, agent, ... reserved; or {'stale', entries}.
+// ARGV: P queue ttl_us cursor seen strict copy_id, then call agent skills
+// flag for each pair. Returns the number of pairs refused, the id of its
+// feed entry (empty if none), then call, agent, ... reserved; or
+// {'stale', entries}.
 var reserveScript = script(`
-local q, ttl, rr, seen = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local q, ttl, rr, seen, strict, id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7]
 local fk = P .. 'feed'
-local head = ARGV[6] == '1' and redis.call('XREVRANGE', fk, '+', '-', 'COUNT', 1)
-if head and (head[1] and head[1][1] or '0-0') ~= '0-' .. seen then
-  local from = seen
-  if from == '0' then from = '1' end
-  return {'stale', redis.call('XRANGE', fk, '0-' .. from, '+', 'COUNT', 4096)}
-end
 local wk = P .. 'waiting:' .. q
-local t = now()
-local out, picked, cs, rsv, fe, taken = {0, ''}, {}, {}, {}, {}, {}
-for x = 7, #ARGV - 2, 3 do
-  local c, a, sk = ARGV[x], ARGV[x + 1], ARGV[x + 2]
-  local ck = P .. 'call:' .. c
-  local h = redis.call('HMGET', ck, 'state', 'queue', 'stages', 'prefer_until', 'excl_until')
-  local ok = h[1] == 'waiting' and h[2] == q and not taken[a]
-  if ok then
-    local v = redis.call('HMGET', akey(a), 'state', 'skills')
-    ok = v[1] == 'available' and v[2] == sk
+local fresh = false
+if strict then
+  local head = redis.call('XREVRANGE', fk, '+', '-', 'COUNT', 1)
+  fresh = (head[1] and head[1][1] or '0-0') == '0-' .. seen
+  if not fresh and head[1] then
+    local ents = redis.call('XRANGE', fk, '(0-' .. seen, '+', 'COUNT', 32)
+    fresh = #ents < 32 and #ents > 0
+    for _, e in ipairs(ents) do
+      if e[2][1] ~= 'i' or e[2][2] ~= id then fresh = false break end
+    end
   end
-  if ok and (h[3] or h[4] or h[5]) then
-    local d = redis.call('HMGET', ck, 'req', 'enq', 'prefer')
+  if not fresh then
+    local from = seen
+    if from == '0' then from = '1' end
+    return {'stale', redis.call('XRANGE', fk, '0-' .. from, '+', 'COUNT', 4096)}
+  end
+end
+local t = now()
+local n = (#ARGV - 7) / 4
+local inq, av = {}, {}
+if fresh then
+  local cs, as = {}, {}
+  for i = 1, n do cs[i], as[i] = ARGV[4 + 4 * i], ARGV[5 + 4 * i] end
+  inq = redis.call('ZMSCORE', wk, unpack(cs))
+  av = redis.call('ZMSCORE', P .. 'avail', unpack(as))
+end
+local out, picked, cs, rsv, fe, taken = {0, ''}, {}, {}, {}, {'i', id}, {}
+for i = 1, n do
+  local c, a, sk, flag = ARGV[4 + 4 * i], ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i] == '1'
+  local ck = P .. 'call:' .. c
+  local ok = not taken[a]
+  if fresh then
+    ok = ok and inq[i] and av[i]
+  elseif ok then
+    local h = redis.call('HMGET', ck, 'state', 'queue', 'stages', 'prefer_until', 'excl_until')
+    ok = h[1] == 'waiting' and h[2] == q
+    flag = h[3] or h[4] or h[5]
+    if ok then
+      local v = redis.call('HMGET', akey(a), 'state', 'skills')
+      ok = v[1] == 'available' and v[2] == sk
+    end
+  end
+  if ok and flag then
+    local d = redis.call('HMGET', ck, 'req', 'enq', 'prefer', 'stages', 'prefer_until', 'excl_until')
     local rs = d[1] or ''
-    if h[3] then
+    if d[4] then
       local enq = tonumber(d[2])
-      for after, x in string.gmatch(h[3], '(%d+) ?([^\n]*)') do
+      for after, x in string.gmatch(d[4], '(%d+) ?([^\n]*)') do
         if enq + tonumber(after) > t then break end
         rs = x
       end
     end
-    if d[3] and d[3] ~= a and t < (tonumber(h[4]) or 0) then ok = false end
-    if ok and (tonumber(h[5]) or 0) > t then
+    if d[3] and d[3] ~= a and t < (tonumber(d[5]) or 0) then ok = false end
+    if ok and (tonumber(d[6]) or 0) > t then
       local u = redis.call('ZSCORE', P .. 'excl:' .. c, a)
       if u and tonumber(u) > t then ok = false end
     end
