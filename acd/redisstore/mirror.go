@@ -162,7 +162,7 @@ type mirror struct {
 	lists  [orders]map[string][]*mAgent // by key: "" (all), skill, or "skill level" (byLevel)
 	inUse  [orders]bool
 	whole  [orders]bool // keeping the list of all agents ("") too: calls without skills
-	day    int64 // the UTC day byFewest counts answers of
+	day    int64        // the UTC day byFewest counts answers of
 	calls  map[string]*mCall
 	queues map[string]*mQueue
 	busyA  map[string]bool // in a reservation on its way to Redis
