@@ -70,7 +70,7 @@ e2e: deps asterisk
 # built desktop in Debian's chromium.
 bench: deps asterisk $(WEB)/dist/index.html
 	BENCH_REPORT=$(CURDIR)/bench-report.md $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
-	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./acd/... ./cti/... ./internal/... ./ivr/... ./flows/... ./trace/... > $(CURDIR)/bench-micro.txt || { cat $(CURDIR)/bench-micro.txt; exit 1; }
+	$(GO) test -count=1 -p 1 -run '^$$' -bench . -benchmem ./acd/... ./cti/... ./internal/... ./ivr/... ./flows/... ./trace/... > $(CURDIR)/bench-micro.txt || { cat $(CURDIR)/bench-micro.txt; exit 1; }
 	cat $(CURDIR)/bench-micro.txt
 	$(GO) run ./internal/tools/routingreport $(CURDIR)/bench-micro.txt >> $(CURDIR)/bench-report.md
 	{ printf '\n## Micro-benchmarks\n\n`go test -bench . -benchmem` of the hot paths on the same machine (ACD routing: 10,000 agents, 100 skills, 1,000 waiting calls; see acd/redisstore/bench_test.go).\n\n```\n'; grep -E '^(Benchmark|goos|goarch|cpu|pkg)' $(CURDIR)/bench-micro.txt; printf '```\n'; } >> $(CURDIR)/bench-report.md

@@ -242,6 +242,7 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	var timed time.Duration
 	var scriptUS float64
 	decided := 0
+	rc0 := s.RoutingCounts()
 	b.ResetTimer()
 	for decided < b.N {
 		phase := min(b.N-decided, benchPhase)
@@ -306,6 +307,8 @@ func benchPicks(b *testing.B, s *Store, q acd.QueueID, dispatchers, batch int) {
 	b.StopTimer()
 	reportLatency(b, slices.Concat(lat...), decided, timed)
 	b.ReportMetric(scriptUS/float64(decided), "redis-µs/decision")
+	// How much of it the copy decided: the rest went to pickScript.
+	b.ReportMetric(float64(s.RoutingCounts().Copy-rc0.Copy)*100/float64(decided), "copy-%")
 }
 
 // routingMicros is the time Redis has spent on routing, in µs, from INFO

@@ -400,11 +400,10 @@ func feedSeq(id string) (uint64, error) {
 	return strconv.ParseUint(seq, 10, 64)
 }
 
-// applyEntries applies feed entries (XRANGE or XREAD reply) past m.last;
-// from is the sequence the first one must have (m.last when the range
-// starts there, m.last+1 after it).
-func (m *mirror) applyEntries(res []any, from uint64) error {
-	for i, e := range res {
+// applyEntries applies feed entries (XRANGE or XREAD reply) past m.last,
+// which must follow it without a gap.
+func (m *mirror) applyEntries(res []any) error {
+	for _, e := range res {
 		ent, ok := e.([]any)
 		if !ok || len(ent) != 2 {
 			return fmt.Errorf("acd: routing feed: entry %v", e)
@@ -413,9 +412,6 @@ func (m *mirror) applyEntries(res []any, from uint64) error {
 		seq, err := feedSeq(id)
 		if err != nil {
 			return err
-		}
-		if i == 0 && seq != from {
-			return errFeedGap
 		}
 		if seq <= m.last {
 			continue
@@ -450,7 +446,7 @@ func (s *Store) tail() {
 			time.Sleep(100 * time.Millisecond) // the next pick reads the state
 			continue
 		}
-		res, err := s.rdb.Do(ctx, "XREAD", "COUNT", 256, "BLOCK", 1000, "STREAMS", s.prefix+"feed", "0-"+strconv.FormatUint(last, 10)).Slice()
+		res, err := s.rdb.Do(ctx, "XREAD", "COUNT", 256, "BLOCK", 1000, "STREAMS", s.prefix+"feed", "0-"+strconv.FormatUint(last, 10)).Result()
 		switch {
 		case errors.Is(err, redis.Nil):
 			continue
@@ -461,14 +457,19 @@ func (s *Store) tail() {
 			continue
 		}
 		var ents []any
-		if len(res) == 1 {
-			if st, ok := res[0].([]any); ok && len(st) == 2 {
-				ents, _ = st[1].([]any)
+		switch v := res.(type) {
+		case map[any]any: // RESP3: stream → entries
+			ents, _ = v[s.prefix+"feed"].([]any)
+		case []any: // RESP2: [[stream, entries]]
+			if len(v) == 1 {
+				if st, ok := v[0].([]any); ok && len(st) == 2 {
+					ents, _ = st[1].([]any)
+				}
 			}
 		}
 		m.mu.Lock()
 		if m.synced && m.last >= last {
-			if err := m.applyEntries(ents, last+1); err != nil {
+			if err := m.applyEntries(ents); err != nil {
 				m.synced = false
 			}
 		}
@@ -488,7 +489,7 @@ func (s *Store) catchUp(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("acd: routing feed: %w", err)
 		}
-		if err := m.applyEntries(res, m.last+1); err != nil {
+		if err := m.applyEntries(res); err != nil {
 			return err
 		}
 		if len(res) < page {
@@ -1000,15 +1001,17 @@ func (s *Store) reserve(ctx context.Context, q *mQueue, queue acd.QueueID, pairs
 	if rerr != nil {
 		return nil, false, mapErr(rerr)
 	}
-	if len(res) == 2 && res[0] == "stale" {
+	if len(res) == 3 && res[0] == "stale" {
 		if !m.synced || m.last < seen {
 			return nil, false, nil // read afresh meanwhile
 		}
-		// The entries start at the copy's last one, which must be there (if
-		// the copy had read any): else the feed was trimmed past it or made
-		// anew, and the copy is read afresh.
-		ents, _ := res[1].([]any)
-		if len(ents) == 0 || m.applyEntries(ents, max(seen, 1)) != nil {
+		// A feed behind the copy was removed and begun anew; entries that do
+		// not follow the copy's last one were trimmed: either way the copy
+		// is read afresh.
+		id, _ := res[1].(string)
+		head, err := feedSeq(id)
+		ents, _ := res[2].([]any)
+		if err != nil || head < seen || m.applyEntries(ents) != nil {
 			m.reset()
 			return nil, false, nil
 		}
@@ -1039,8 +1042,8 @@ func (s *Store) reserve(ctx context.Context, q *mQueue, queue acd.QueueID, pairs
 			m.delCall(c)
 		}
 	}
-	if local && cursor != "" && refused == 0 {
-		q.rr = cursor
+	if local && cursor != "" && len(as) > 0 {
+		q.rr = cursor // as the script sets it
 	}
 	m.nCopy.Add(int64(len(as)))
 	return as, false, nil

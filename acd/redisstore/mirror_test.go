@@ -130,3 +130,22 @@ func TestRoutingCopyRefused(t *testing.T) {
 		t.Fatalf("pick with no call left: %v", err)
 	}
 }
+
+// Between picks the copy reads the feed by itself, so a pick finds it
+// nearly current.
+func TestRoutingCopyFollowsFeed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	ok(t, s.SetQueue(ctx, acd.Queue{ID: "q"}))
+	_, err := s.Pick(ctx, "q") // starts the reader
+	wantErr(t, err, acd.ErrNoCall, "queue q")
+	login(t, s, agentSpec{id: "a1", skills: map[acd.Skill]int{"x": 1}})
+	enqueue(t, s, acd.Call{ID: "c1", Queue: "q"})
+	want, err := s.feedLast(ctx)
+	ok(t, err)
+	eventually(t, 5*time.Second, "the copy reads the feed", func() bool {
+		s.mir.mu.Lock()
+		defer s.mir.mu.Unlock()
+		return s.mir.last == want && s.mir.agents["a1"] != nil && s.mir.calls["c1"] != nil
+	})
+}

@@ -711,8 +711,8 @@ return out
 //
 // ARGV: P queue ttl_us cursor seen strict copy_id, then call agent skills
 // flag for each pair. Returns the number of pairs refused, the id of its
-// feed entry (empty if none), then call, agent, ... reserved; or
-// {'stale', entries}.
+// feed entry (empty if none), then call, agent, ... reserved; or {'stale',
+// id of the feed's last entry, entries after seen}.
 var reserveScript = script(`
 local q, ttl, rr, seen, strict, id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7]
 local fk = P .. 'feed'
@@ -729,9 +729,7 @@ if strict then
     end
   end
   if not fresh then
-    local from = seen
-    if from == '0' then from = '1' end
-    return {'stale', redis.call('XRANGE', fk, '0-' .. from, '+', 'COUNT', 4096)}
+    return {'stale', head[1] and head[1][1] or '0-0', redis.call('XRANGE', fk, '(0-' .. seen, '+', 'COUNT', 4096)}
   end
 end
 local t = now()

@@ -33,6 +33,7 @@ type row struct {
 	rate        float64 // decisions/s
 	p50, p99    float64 // ms
 	redisUS     float64 // Redis script time per decision (µs), 0 when not reported
+	copyShare   float64 // % of decisions made in the copy, -1 when not reported
 }
 
 func (r row) meets() bool { return r.rate >= goalRate && r.p99 < goalP99ms }
@@ -74,7 +75,7 @@ func parse(in io.Reader) ([]row, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: dispatchers: %w", f[0], err)
 		}
-		r := row{script: script, strategy: parts[1], dispatchers: d}
+		r := row{script: script, strategy: parts[1], dispatchers: d, copyShare: -1}
 		seen := 0
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
@@ -90,6 +91,8 @@ func parse(in io.Reader) ([]row, string, error) {
 				r.p99, seen = v, seen+1
 			case "redis-µs/decision":
 				r.redisUS = v
+			case "copy-%":
+				r.copyShare = v
 			}
 		}
 		if seen != 3 {
@@ -136,7 +139,8 @@ func render(w io.Writer, rows []row, server string) {
 		"(everysec), as the platform runs it, on the same machine as the dispatchers. Each dispatcher makes up to 8 "+
 		"decisions per round trip (PickBatch, as ccd's dispatcher does); the dispatchers of a row are goroutines of one "+
 		"ccd. *copy*: ccd decides in its copy of the routing state, read from the routing feed, and one Lua script "+
-		"checks and reserves the pairs; *script*: one Lua script decides and reserves inside Redis (the path for calls "+
+		"checks and reserves the pairs (in brackets, the share of decisions the copy made; the rest went to the script); "+
+		"*script*: one Lua script decides and reserves inside Redis (the path for calls "+
 		"the copy cannot judge), on the same Redis and data, for comparison. The latency is of one batch as a "+
 		"dispatcher sees it, queueing in Redis included. Between phases of 512 decisions the picked calls are answered "+
 		"and finished and as many new ones queued, and the copy reads these changes from the feed (untimed; "+
@@ -157,7 +161,11 @@ func render(w io.Writer, rows []row, server string) {
 			mark = "met"
 			met = append(met, r)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %.3f ms | %.3f ms | %s | %s |\n", r.path(), r.strategy, r.dispatchers, thousands(r.rate), r.p50, r.p99, redis, mark)
+		path := r.path()
+		if !r.script && r.copyShare >= 0 {
+			path += fmt.Sprintf(" (%.0f%%)", r.copyShare)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %.3f ms | %.3f ms | %s | %s |\n", path, r.strategy, r.dispatchers, thousands(r.rate), r.p50, r.p99, redis, mark)
 		if r.p99 < goalP99ms && (best.p99 >= goalP99ms || r.rate > best.rate) {
 			best = r
 		}
