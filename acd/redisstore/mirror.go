@@ -31,13 +31,17 @@ import (
 // assignment, whatever its lag.
 //
 // Every script that changes routing state appends to the routing feed (a
-// stream, P feed); before each decision the copy reads what is new there,
-// so with one dispatcher its choices are exactly pickScript's. A call whose
-// routing depends on the time just now (a preferred agent's wait, offers
-// refused or missed, an expansion step, fewest answered at midnight) goes
-// to pickScript, as does a batch after a refusal. When the copy finds
-// nothing to pick, pickScript confirms it at most once a second per queue,
-// so a copy gone wrong delays calls by a second at worst.
+// stream, P feed), which a reader goroutine applies to the copy as it
+// grows. The reservation names the last entry the copy had; if the feed
+// has gone further (other than by this copy's own reservations), Redis
+// reserves nothing and returns the entries missed, and the dispatcher
+// decides again. So the choices are exactly pickScript's on the state as
+// it is, in one round trip when nothing else changed. A call whose routing
+// depends on the time just now (a preferred agent's wait, offers refused
+// or missed, an expansion step, fewest answered at midnight) goes to
+// pickScript, as does a batch after refusals. When the copy finds nothing
+// to pick, pickScript confirms it at most once a second per queue, so a
+// copy gone wrong delays calls by a second at worst.
 
 // timeMargin is how close to now a time-dependent routing threshold makes
 // the copy hand the call to pickScript: the copy's clock is the machine's,
