@@ -59,7 +59,8 @@ import (
 //	                 day skills" (became available), u agent (no longer),
 //	                 w "call queue score enq req stages prefer prefer_until
 //	                 excl_until excl" (waits, again), r call (waits no
-//	                 more), q "queue strategy cursor" (tab-separated)
+//	                 more), q "queue strategy cursor" (tab-separated);
+//	                 i copy (the copy whose reservation the entry is)
 //
 // Times come from the Redis clock (TIME) so every dispatcher agrees; days
 // are UTC days since the epoch. Scripts build key names from the prefix; on
