@@ -224,7 +224,7 @@ func TestKill9Recovery(t *testing.T) {
 		}
 	}
 	if want := []string{offered, w1, w2}; fmt.Sprint(served) != fmt.Sprint(want) {
-		t.Fatalf("served %v after the restart, want %v", served, want)
+		t.Fatalf("served %v after the restart, want %v\n%s", served, want, tail(logPath, 60))
 	}
 	// The conversation went on through the crash; it ends now and is recorded.
 	select {
