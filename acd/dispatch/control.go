@@ -467,7 +467,7 @@ func (s *session) doCall(ctx context.Context, agent cti.AgentID, to cti.Target, 
 		}
 	}
 	s.n++
-	legID := fmt.Sprintf("cons-%s-%d", w.call, s.n)
+	legID := fmt.Sprintf("cons-%s-%s%d", w.call, w.r.epoch, s.n)
 	leg, err := w.cc.Dial(ctx, arichan.DialOptions{To: endpoint, Timeout: consultRing, LegID: legID, CallerID: w.caller,
 		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID), "CCD_AGENT": string(p.agent)}})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -108,6 +109,10 @@ type Router struct {
 	sessions map[acd.CallID]*session
 	sub      *nats.Subscription
 	wg       sync.WaitGroup
+	// epoch is this process's start (ms, base 36) in the IDs of the legs it
+	// dials, so a leg dialled after a restart never takes the ID of one the
+	// previous process dialled, whose hang-up may still be on its way.
+	epoch string
 }
 
 var _ ivr.Queuer = (*Router)(nil)
@@ -135,7 +140,8 @@ func New(store Store, cfg Config, ari *ariconn.Client, pub Publisher, speaker iv
 	return &Router{store: store, cfg: cfg, ari: ari, pub: pub, speaker: speaker, nc: nc, opts: o,
 		log: o.Logger.With(zap.String("component", "acd")), wakeCh: make(chan struct{}, 1),
 		queues: map[acd.QueueID]acd.QueueConfig{}, waiters: map[acd.CallID]chan acd.Assignment{},
-		cbLegs: map[string]*cbLeg{}, sessions: map[acd.CallID]*session{}}, nil
+		cbLegs: map[string]*cbLeg{}, sessions: map[acd.CallID]*session{},
+		epoch: strconv.FormatInt(time.Now().UnixMilli(), 36)}, nil
 }
 
 // Reload reads the queue configuration again and hands the routing part to

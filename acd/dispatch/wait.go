@@ -348,7 +348,7 @@ func (w *waiter) toNumber(ctx context.Context, number string) (ivr.QueueResult, 
 	endpoint := strings.ReplaceAll(w.r.opts.CallbackEndpoint, "{number}", number)
 	w.offers++
 	connected, err := w.cc.Connect(ctx, arichan.DialOptions{To: endpoint, Timeout: consultRing,
-		LegID:     fmt.Sprintf("cons-%s-x%d", w.call, w.offers),
+		LegID:     fmt.Sprintf("cons-%s-x%s%d", w.call, w.r.epoch, w.offers),
 		Variables: map[string]string{"CCD_CALL_ID": string(w.call), "CCD_QUEUE": string(w.q.ID)}}, "acd-"+string(w.call))
 	switch {
 	case connected:
@@ -376,7 +376,7 @@ func (w *waiter) offer(ctx context.Context, a acd.Assignment) (connected bool, e
 		return false, nil, nil
 	}
 	w.offers++
-	legID := fmt.Sprintf("leg-%s-%d", w.call, w.offers)
+	legID := fmt.Sprintf("leg-%s-%s%d", w.call, r.epoch, w.offers)
 	log.Info("offering call", zap.String("device", ag.Device), zap.String("leg_id", legID))
 	r.publish(cti.CallOffered{CallID: string(w.call), Queue: string(w.q.ID), Agent: string(a.Agent), Device: ag.Device,
 		Caller: w.caller, WaitedMS: time.Since(w.since).Milliseconds(), At: time.Now().UTC()})
