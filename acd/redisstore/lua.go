@@ -105,6 +105,53 @@ local function wentry(c)
   return c .. '\t' .. table.concat(h, '\t')
 end
 `},
+	{name: "stage", code: `
+-- stagereq is a call's requirement list at time t: its own, or that of the
+-- latest expansion step reached (stages: lines "after_µs skill min ...").
+local function stagereq(req, stages, enq, t)
+  local rs = req or ''
+  if stages then
+    enq = tonumber(enq)
+    for after, x in string.gmatch(stages, '(%d+) ?([^\n]*)') do
+      if enq + tonumber(after) > t then break end
+      rs = x
+    end
+  end
+  return rs
+end
+`},
+	{name: "batch", deps: []string{"akey", "feed"}, code: `
+-- A batch of reservations, as pickScript and reserveScript make them: book
+-- writes one pair's hashes, commit the keys the pairs share and the feed
+-- entry (fe starts it: the reserving copy's tag, if any).
+local function newbatch(fe) return {agents = {}, calls = {}, rsv = {}, fe = fe} end
+local function book(B, c, a, t, ttl)
+  B.agents[#B.agents + 1] = a
+  B.calls[#B.calls + 1] = c
+  B.rsv[#B.rsv + 1] = int(t + ttl)
+  B.rsv[#B.rsv + 1] = c
+  redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
+  redis.call('HSET', P .. 'call:' .. c, 'state', 'reserved', 'agent', a)
+  local fe = B.fe
+  fe[#fe + 1] = 'u'; fe[#fe + 1] = a; fe[#fe + 1] = 'r'; fe[#fe + 1] = c
+end
+-- commit (at least one pair booked) takes the agents out of avail (their
+-- other index entries go stale) and the calls out of queue q's waiting set,
+-- gives the reservations their deadline and sets the round robin cursor rr
+-- (strat: the queue's strategy, read if nil). Returns the feed entry's id.
+local function commit(B, q, rr, strat)
+  redis.call('ZREM', P .. 'avail', unpack(B.agents))
+  redis.call('ZREM', P .. 'waiting:' .. q, unpack(B.calls))
+  redis.call('ZADD', P .. 'rsv', unpack(B.rsv))
+  if rr then
+    local qk = P .. 'queue:' .. q
+    redis.call('HSET', qk, 'rr', rr)
+    strat = strat or redis.call('HGET', qk, 'strategy') or ''
+    B.fe[#B.fe + 1] = 'q'; B.fe[#B.fe + 1] = q .. '\t' .. strat .. '\t' .. rr
+  end
+  return emit(unpack(B.fe))
+end
+`},
 	{name: "agent", deps: []string{"akey"}, code: `
 -- getagent reads the fields the scripts need; g is passed to move.
 local function getagent(a)

@@ -134,10 +134,6 @@ func parseExcl(v string) map[string]int64 {
 	return m
 }
 
-func (c *mCall) before(d *mCall) bool {
-	return c.score < d.score || (c.score == d.score && c.id < d.id)
-}
-
 type mQueue struct {
 	loaded   bool
 	strategy acd.Strategy
@@ -304,13 +300,29 @@ func (m *mirror) delAgent(id string) {
 	}
 }
 
+// callOrder is the queue order: score, then call ID (as Redis orders the
+// waiting set's members).
+func callOrder(x, y *mCall) int {
+	return cmp.Or(cmp.Compare(x.score, y.score), strings.Compare(x.id, y.id))
+}
+
+// replyStr is a field of a Redis reply, "" when missing.
+func replyStr(x any) string { s, _ := x.(string); return s }
+
+// replyInt is a numeric field of a Redis reply, def when missing.
+func replyInt(x any, def int64) int64 {
+	n, err := strconv.ParseInt(replyStr(x), 10, 64)
+	if err != nil {
+		return def
+	}
+	return n
+}
+
 func (m *mirror) setCall(c *mCall) {
 	m.delCall(c.id)
 	m.calls[c.id] = c
 	q := m.queue(c.queue)
-	i, _ := slices.BinarySearchFunc(q.waiting, c, func(x, y *mCall) int {
-		return cmp.Or(cmp.Compare(x.score, y.score), cmp.Compare(x.id, y.id))
-	})
+	i, _ := slices.BinarySearchFunc(q.waiting, c, callOrder)
 	q.waiting = slices.Insert(q.waiting, i, c)
 }
 
@@ -324,9 +336,7 @@ func (m *mirror) delCall(id string) {
 	if q == nil {
 		return
 	}
-	if i, found := slices.BinarySearchFunc(q.waiting, c, func(x, y *mCall) int {
-		return cmp.Or(cmp.Compare(x.score, y.score), cmp.Compare(x.id, y.id))
-	}); found {
+	if i, found := slices.BinarySearchFunc(q.waiting, c, callOrder); found {
 		q.waiting = slices.Delete(q.waiting, i, i+1)
 	}
 }
@@ -533,15 +543,7 @@ func (s *Store) readAll(ctx context.Context) error {
 			if len(v) != 5 || v[0] != string(acd.Available) {
 				continue // changed since: the feed says how
 			}
-			str := func(x any) string { s, _ := x.(string); return s }
-			num := func(x any, def int64) int64 {
-				n, err := strconv.ParseInt(str(x), 10, 64)
-				if err != nil {
-					return def
-				}
-				return n
-			}
-			m.setAgent(parseAgent(z.Member.(string), int64(z.Score), num(v[2], 0), num(v[3], 0), num(v[4], -1), str(v[1])))
+			m.setAgent(parseAgent(z.Member.(string), int64(z.Score), replyInt(v[2], 0), replyInt(v[3], 0), replyInt(v[4], -1), replyStr(v[1])))
 		}
 	}
 	m.last, m.synced = last, true
@@ -573,12 +575,10 @@ func (s *Store) loadQueue(ctx context.Context, id string) error {
 			return fmt.Errorf("acd: read queue %s: %w", id, err)
 		}
 	}
-	str := func(x any) string { s, _ := x.(string); return s }
-	num := func(x any) int64 { n, _ := strconv.ParseInt(str(x), 10, 64); return n }
 	excl := map[string]*redis.Cmd{}
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range waiting {
-			if v := cmds[i].Val(); len(v) == 8 && str(v[7]) != "" {
+			if v := cmds[i].Val(); len(v) == 8 && replyStr(v[7]) != "" {
 				c := z.Member.(string)
 				excl[c] = p.Do(ctx, "ZRANGE", s.prefix+"excl:"+c, 0, -1, "WITHSCORES")
 			}
@@ -593,11 +593,11 @@ func (s *Store) loadQueue(ctx context.Context, id string) error {
 	}
 	for i, z := range waiting {
 		v := cmds[i].Val()
-		if len(v) != 8 || str(v[0]) != id {
+		if len(v) != 8 || replyStr(v[0]) != id {
 			continue
 		}
-		c := &mCall{id: z.Member.(string), queue: id, score: int64(z.Score), enq: num(v[2]), req: str(v[3]),
-			stages: str(v[4]), prefer: str(v[5]), pu: num(v[6]), eu: num(v[7])}
+		c := &mCall{id: z.Member.(string), queue: id, score: int64(z.Score), enq: replyInt(v[2], 0), req: replyStr(v[3]),
+			stages: replyStr(v[4]), prefer: replyStr(v[5]), pu: replyInt(v[6], 0), eu: replyInt(v[7], 0)}
 		if x := excl[c.id]; x != nil {
 			v, _ := x.StringSlice()
 			c.excl = parseExcl(strings.Join(v, " "))
@@ -606,10 +606,10 @@ func (s *Store) loadQueue(ctx context.Context, id string) error {
 	}
 	c := cfg.Val()
 	q.strategy, q.rr = acd.LongestIdle, ""
-	if st := str(c[0]); st != "" {
+	if st := replyStr(c[0]); st != "" {
 		q.strategy = acd.Strategy(st)
 	}
-	q.rr = str(c[1])
+	q.rr = replyStr(c[1])
 	q.loaded = true
 	return nil
 }

@@ -346,7 +346,7 @@ return {waiting, staffed, avail, sum, #hs}
 //
 // ARGV: P queue lookahead ttl_us max. Returns {call, agent, ...}, {'empty'}
 // or {'noagent'}.
-var pickScript = script(pickLua, "akey", "fewestday", "feed")
+var pickScript = script(pickLua, "akey", "fewestday", "stage", "batch")
 
 const pickLua = `
 local q, look, ttl, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -627,7 +627,7 @@ end
 -- stays so while the batch only takes agents away. After r reservations
 -- the window reaches look + r calls, as it would for r+1 single picks.
 local failed, out, r, i = {}, {}, 0, 1
-local picked, rsv, fe = {}, {}, {}
+local B = newbatch({})
 while i <= look + r do
   if not calls[i] then
     local from = i - 1 -- reserved calls leave the waiting set at the end
@@ -639,14 +639,7 @@ while i <= look + r do
   local ck = P .. 'call:' .. c
   local h = redis.call('HMGET', ck, 'req', 'stages', 'enq', 'prefer', 'prefer_until', 'excl_until', 'state')
   if h[7] ~= 'waiting' then fail('ACDINVARIANT', 'call ' .. c .. ' in ' .. wk .. ' is ' .. tostring(h[7])) end
-  local rs = h[1] or ''
-  if h[2] then
-    local enq = tonumber(h[3])
-    for after, x in string.gmatch(h[2], '(%d+) ?([^\n]*)') do
-      if enq + tonumber(after) > t then break end
-      rs = x
-    end
-  end
+  local rs = stagereq(h[1], h[2], h[3], t)
   local excl
   local eu = tonumber(h[6])
   if eu and eu > t then
@@ -664,31 +657,19 @@ while i <= look + r do
   if a then
     -- a came from avail in this script and was not taken: it is available
     taken[a] = true
-    picked[#picked + 1] = a
-    rsv[#rsv + 1] = int(t + ttl)
-    rsv[#rsv + 1] = c
-    redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
-    redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
+    book(B, c, a, t, ttl)
     if strat == 'round_robin' and m then cfg[2] = m end
     out[#out + 1] = c
     out[#out + 1] = a
-    fe[#fe + 1] = 'u'; fe[#fe + 1] = a; fe[#fe + 1] = 'r'; fe[#fe + 1] = c
     r = r + 1
     if r >= max then break end
   end
   i = i + 1
 end
 if #out == 0 then return {'noagent'} end
-redis.call('ZREM', AV, unpack(picked)) -- their other index entries go stale
-local cs = {}
-for x = 1, #out, 2 do cs[#cs + 1] = out[x] end
-redis.call('ZREM', wk, unpack(cs))
-redis.call('ZADD', P .. 'rsv', unpack(rsv))
-if strat == 'round_robin' and cfg[2] then
-  redis.call('HSET', qk, 'rr', cfg[2])
-  fe[#fe + 1] = 'q'; fe[#fe + 1] = q .. '\t' .. strat .. '\t' .. cfg[2]
-end
-emit(unpack(fe))
+local rr
+if strat == 'round_robin' then rr = cfg[2] end
+commit(B, q, rr, strat)
 return out
 `
 
@@ -741,7 +722,7 @@ if fresh then
   inq = redis.call('ZMSCORE', wk, unpack(cs))
   av = redis.call('ZMSCORE', P .. 'avail', unpack(as))
 end
-local out, picked, cs, rsv, fe, taken = {0, ''}, {}, {}, {}, {'i', id}, {}
+local out, taken, B = {0, ''}, {}, newbatch({'i', id})
 for i = 1, n do
   local c, a, sk, flag = ARGV[4 + 4 * i], ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i] == '1'
   local ck = P .. 'call:' .. c
@@ -759,14 +740,7 @@ for i = 1, n do
   end
   if ok and flag then
     local d = redis.call('HMGET', ck, 'req', 'enq', 'prefer', 'stages', 'prefer_until', 'excl_until')
-    local rs = d[1] or ''
-    if d[4] then
-      local enq = tonumber(d[2])
-      for after, x in string.gmatch(d[4], '(%d+) ?([^\n]*)') do
-        if enq + tonumber(after) > t then break end
-        rs = x
-      end
-    end
+    local rs = stagereq(d[1], d[4], d[2], t)
     if d[3] and d[3] ~= a and t < (tonumber(d[5]) or 0) then ok = false end
     if ok and (tonumber(d[6]) or 0) > t then
       local u = redis.call('ZSCORE', P .. 'excl:' .. c, a)
@@ -780,31 +754,18 @@ for i = 1, n do
   end
   if ok then
     taken[a] = true
-    picked[#picked + 1] = a
-    cs[#cs + 1] = c
-    rsv[#rsv + 1] = int(t + ttl)
-    rsv[#rsv + 1] = c
-    redis.call('HSET', akey(a), 'state', 'reserved', 'state_since', int(t), 'call', c)
-    redis.call('HSET', ck, 'state', 'reserved', 'agent', a)
+    book(B, c, a, t, ttl)
     out[#out + 1] = c
     out[#out + 1] = a
-    fe[#fe + 1] = 'u'; fe[#fe + 1] = a; fe[#fe + 1] = 'r'; fe[#fe + 1] = c
   else
     out[1] = out[1] + 1
   end
 end
-if #picked == 0 then return out end
-redis.call('ZREM', P .. 'avail', unpack(picked)) -- their other index entries go stale
-redis.call('ZREM', wk, unpack(cs))
-redis.call('ZADD', P .. 'rsv', unpack(rsv))
-if rr ~= '' then
-  local qk = P .. 'queue:' .. q
-  redis.call('HSET', qk, 'rr', rr)
-  fe[#fe + 1] = 'q'; fe[#fe + 1] = q .. '\t' .. (redis.call('HGET', qk, 'strategy') or '') .. '\t' .. rr
-end
-out[2] = emit(unpack(fe))
+if #B.agents == 0 then return out end
+if rr == '' then rr = nil end
+out[2] = commit(B, q, rr)
 return out
-`, "akey", "feed")
+`, "akey", "stage", "batch")
 
 // allScripts are loaded by Store.Load.
 var allScripts = []*redisScript{
